@@ -1,0 +1,34 @@
+"""The CLI command line. Nothing a client sent ever lands here except a catalogue-checked model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BASE_FLAGS = (
+    "-p",
+    "--input-format",
+    "stream-json",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    "--include-partial-messages",
+)
+
+# No user/project settings, CLAUDE.md or MCP servers pulled in from the machine.
+ISOLATION_FLAGS = ("--setting-sources", "", "--strict-mcp-config", "--no-session-persistence")
+
+
+def build_argv(
+    claude_bin: str,
+    cli_model: str,
+    *,
+    tools: str = "",
+    system_prompt_file: Path | None = None,
+) -> list[str]:
+    """argv for one CLI process (no shell; prompts travel on stdin, system text in a file)."""
+    if cli_model.startswith("-"):
+        raise ValueError(f"refusing flag-like model value {cli_model!r}")
+    argv = [claude_bin, *BASE_FLAGS, "--model", cli_model, "--tools", tools, *ISOLATION_FLAGS]
+    if system_prompt_file is not None:
+        argv += ["--system-prompt-file", str(system_prompt_file)]
+    return argv

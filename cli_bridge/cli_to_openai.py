@@ -1,0 +1,220 @@
+"""CLI events -> OpenAI objects: chat.completion, chat.completion.chunk, usage and errors.
+
+State machines here consume typed events and return plain dicts; they do no I/O, so every
+mapping is unit-tested without a process.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import (
+    AuthenticationFailed,
+    CliFailed,
+    InvalidRequest,
+    Overloaded,
+    ProxyError,
+    RateLimited,
+    UpstreamError,
+)
+from .events import AssistantBlock, BlockStart, CliEvent, MessageDelta, Result, TextDelta
+
+BLOCK_SEPARATOR = "\n\n"
+
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def finish_reason_from_stop_reason(stop_reason: str | None) -> str:
+    return FINISH_REASONS.get(stop_reason or "", "stop")
+
+
+def usage_from_result(usage: dict[str, Any]) -> dict[str, Any]:
+    """The CLI's final Anthropic usage -> OpenAI usage (cache reads and writes count as prompt)."""
+
+    def num(key: str) -> int:
+        value = usage.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    cached = num("cache_read_input_tokens")
+    prompt = num("input_tokens") + cached + num("cache_creation_input_tokens")
+    completion = num("output_tokens")
+    details = usage.get("output_tokens_details")
+    reasoning = details.get("thinking_tokens") if isinstance(details, dict) else None
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning if isinstance(reasoning, int) else 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+_RETRY_HINT = re.compile(r"(?:retry|try again)[^0-9]{0,20}(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
+
+
+def error_from_result(result: Result, *, retry_after: float | None = None) -> ProxyError | None:
+    """A failed `result` event -> the matching proxy error; None for a successful turn.
+
+    The CLI reports upstream failures as `subtype: "success"` with `is_error: true`, so the
+    status comes from `api_error_status`, never from the subtype.
+    """
+    if not result.is_error:
+        return None
+    message = (
+        result.text or "; ".join(result.errors) or f"Claude CLI turn failed ({result.subtype})"
+    )
+    status = result.api_error_status
+    if status is None and result.terminal_reason == "api_error" and "Not logged in" in message:
+        status = 401
+    if status == 401 or status == 403:
+        return AuthenticationFailed(
+            f"The Claude CLI could not authenticate upstream: {message}", code="upstream_auth"
+        )
+    if status == 429:
+        if retry_after is None:
+            hint = _RETRY_HINT.search(message)
+            retry_after = float(hint.group(1)) if hint else 1.0
+        return RateLimited(message, retry_after=retry_after)
+    if status == 400 or status == 413:
+        return InvalidRequest(message, code="upstream_invalid_request")
+    if status == 529 or status == 503:
+        return Overloaded(message, retry_after=retry_after or 1.0)
+    if status is not None:
+        return UpstreamError(message)
+    if result.subtype == "error_max_turns":
+        return CliFailed(message, code="max_turns")
+    return CliFailed(message)
+
+
+class TextAssembler:
+    """Joins the text of the CLI's content blocks as one assistant message.
+
+    Blocks of one API message are concatenated; separate internal messages of one turn are
+    joined with a blank line. Streaming and non-streaming use this same rule.
+    """
+
+    def __init__(self) -> None:
+        self._last_message: str | None = None
+        self._emitted = False
+        self._pending_break = False
+
+    def on_block_start(self, message_id: str | None) -> None:
+        if self._emitted and message_id != self._last_message:
+            self._pending_break = True
+
+    def on_text(self, message_id: str | None, text: str) -> str:
+        """The piece to emit for `text` (with a separator when a new message started)."""
+        if not text:
+            return ""
+        if self._emitted and message_id != self._last_message:
+            self._pending_break = True
+        piece = (BLOCK_SEPARATOR if self._pending_break else "") + text
+        self._pending_break = False
+        self._emitted = True
+        self._last_message = message_id
+        return piece
+
+
+class CompletionBuilder:
+    """Collects a whole turn into one `chat.completion` object."""
+
+    def __init__(self, completion_id: str, created: int, model: str) -> None:
+        self.completion_id = completion_id
+        self.created = created
+        self.model = model
+        self._text = TextAssembler()
+        self._parts: list[str] = []
+        self._stop_reason: str | None = None
+
+    def feed(self, event: CliEvent) -> None:
+        if isinstance(event, AssistantBlock) and event.kind == "text" and not event.is_api_error:
+            self._parts.append(self._text.on_text(event.message_id, event.text))
+        elif isinstance(event, MessageDelta) and event.stop_reason:
+            self._stop_reason = event.stop_reason
+
+    def build(self, result: Result) -> dict[str, Any]:
+        stop_reason = result.stop_reason or self._stop_reason
+        return {
+            "id": self.completion_id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": "".join(self._parts),
+                        "refusal": None,
+                        "annotations": [],
+                    },
+                    "finish_reason": finish_reason_from_stop_reason(stop_reason),
+                    "logprobs": None,
+                }
+            ],
+            "usage": usage_from_result(result.usage),
+            "system_fingerprint": None,
+            "service_tier": "default",
+        }
+
+
+class ChunkBuilder:
+    """Turns events into `chat.completion.chunk` objects with a stable id, created and model."""
+
+    def __init__(self, completion_id: str, created: int, model: str) -> None:
+        self.completion_id = completion_id
+        self.created = created
+        self.model = model
+        self._text = TextAssembler()
+        self._stop_reason: str | None = None
+
+    def _chunk(self, choices: list[dict[str, Any]], usage: Any = None) -> dict[str, Any]:
+        return {
+            "id": self.completion_id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": None,
+            "choices": choices,
+            "usage": usage,
+        }
+
+    def _delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+        return self._chunk([choice])
+
+    def first(self) -> dict[str, Any]:
+        """The opening chunk that carries the role, as OpenAI sends it."""
+        return self._delta({"role": "assistant", "content": "", "refusal": None})
+
+    def feed(self, event: CliEvent) -> list[dict[str, Any]]:
+        if isinstance(event, BlockStart) and event.kind == "text":
+            self._text.on_block_start(event.message_id)
+        elif isinstance(event, TextDelta):
+            piece = self._text.on_text(event.message_id, event.text)
+            if piece:
+                return [self._delta({"content": piece})]
+        elif isinstance(event, MessageDelta) and event.stop_reason:
+            self._stop_reason = event.stop_reason
+        return []
+
+    def finish(self, result: Result, include_usage: bool) -> list[dict[str, Any]]:
+        reason = finish_reason_from_stop_reason(result.stop_reason or self._stop_reason)
+        chunks = [self._delta({}, reason)]
+        if include_usage:
+            chunks.append(self._chunk([], usage_from_result(result.usage)))
+        return chunks

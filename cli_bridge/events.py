@@ -1,0 +1,238 @@
+"""Typed events parsed from the CLI's `--output-format stream-json` lines.
+
+The CLI prints one JSON object per line; this module turns a line into a small dataclass so the
+rest of the bridge never digs through raw dicts. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class MalformedLine(ValueError):
+    """A stdout line that is not a JSON object."""
+
+
+@dataclass(frozen=True, slots=True)
+class SystemInit:
+    session_id: str | None
+    model: str | None
+    cli_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStart:
+    """The upstream accepted the request and began its answer."""
+
+    message_id: str | None
+    model: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStart:
+    message_id: str | None
+    index: int
+    kind: str  # text, thinking, tool_use, ...
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    message_id: str | None
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    message_id: str | None
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDelta:
+    message_id: str | None
+    stop_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantBlock:
+    """One complete content block (the CLI prints one `assistant` line per block)."""
+
+    message_id: str | None
+    kind: str
+    text: str
+    is_api_error: bool = False
+    api_error_status: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRetry:
+    attempt: int
+    max_retries: int | None
+    retry_delay_ms: float | None
+    error_status: int | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """A rate-limit report from the CLI (reset times, plan usage); kept for /health."""
+
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    subtype: str
+    is_error: bool
+    text: str
+    usage: dict[str, Any]
+    stop_reason: str | None
+    terminal_reason: str | None
+    api_error_status: int | None
+    errors: list[str]
+    session_id: str | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Other:
+    """Any event the bridge does not act on (status, user echoes, control responses, ...)."""
+
+    type: str
+    subtype: str | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+CliEvent = (
+    SystemInit
+    | MessageStart
+    | BlockStart
+    | TextDelta
+    | ThinkingDelta
+    | MessageDelta
+    | AssistantBlock
+    | ApiRetry
+    | RateLimitInfo
+    | Result
+    | Other
+)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def event_from_line(line: bytes | str) -> CliEvent:
+    """Parse one stdout line; raises MalformedLine when it is not a JSON object."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedLine(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise MalformedLine("not a JSON object")
+    return event_from_dict(obj)
+
+
+def event_from_dict(obj: dict[str, Any]) -> CliEvent:
+    kind = obj.get("type")
+    subtype = _str_or_none(obj.get("subtype"))
+    if kind == "stream_event":
+        return _stream_event(obj)
+    if kind == "assistant":
+        return _assistant(obj)
+    if kind == "result":
+        return _result(obj)
+    if kind == "system" and subtype == "init":
+        return SystemInit(
+            _str_or_none(obj.get("session_id")),
+            _str_or_none(obj.get("model")),
+            _str_or_none(obj.get("claude_code_version")),
+        )
+    if kind == "system" and subtype == "api_retry":
+        delay = obj.get("retry_delay_ms")
+        return ApiRetry(
+            attempt=_int_or_none(obj.get("attempt")) or 0,
+            max_retries=_int_or_none(obj.get("max_retries")),
+            retry_delay_ms=float(delay) if isinstance(delay, int | float) else None,
+            error_status=_int_or_none(obj.get("error_status")),
+            error=_str_or_none(obj.get("error")),
+        )
+    if kind == "rate_limit_event" or (kind == "system" and subtype == "rate_limit"):
+        info = obj.get("rate_limit_info")
+        return RateLimitInfo(info if isinstance(info, dict) else dict(obj))
+    return Other(str(kind), subtype, obj)
+
+
+def _stream_event(obj: dict[str, Any]) -> CliEvent:
+    event = obj.get("event")
+    if not isinstance(event, dict):
+        return Other("stream_event", None, obj)
+    message_id = _str_or_none(obj.get("api_message_id"))
+    etype = event.get("type")
+    index = _int_or_none(event.get("index")) or 0
+    if etype == "content_block_delta":
+        delta = event.get("delta")
+        if isinstance(delta, dict):
+            if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
+                return TextDelta(message_id, index, delta["text"])
+            if delta.get("type") == "thinking_delta" and isinstance(delta.get("thinking"), str):
+                return ThinkingDelta(message_id, index, delta["thinking"])
+    elif etype == "content_block_start":
+        block = event.get("content_block")
+        kind = block.get("type") if isinstance(block, dict) else None
+        return BlockStart(message_id, index, str(kind))
+    elif etype == "message_start":
+        message = event.get("message")
+        message = message if isinstance(message, dict) else {}
+        return MessageStart(
+            message_id or _str_or_none(message.get("id")), _str_or_none(message.get("model"))
+        )
+    elif etype == "message_delta":
+        delta = event.get("delta")
+        stop = _str_or_none(delta.get("stop_reason")) if isinstance(delta, dict) else None
+        return MessageDelta(message_id, stop)
+    return Other("stream_event", _str_or_none(etype), obj)
+
+
+def _assistant(obj: dict[str, Any]) -> CliEvent:
+    message = obj.get("message")
+    message = message if isinstance(message, dict) else {}
+    content = message.get("content")
+    block = content[0] if isinstance(content, list) and content else {}
+    block = block if isinstance(block, dict) else {}
+    kind = str(block.get("type"))
+    text = block.get("text") if kind == "text" else block.get("thinking")
+    return AssistantBlock(
+        message_id=_str_or_none(message.get("id")),
+        kind=kind,
+        text=text if isinstance(text, str) else "",
+        is_api_error=bool(obj.get("is_api_error_message")) or message.get("model") == "<synthetic>",
+        api_error_status=_int_or_none(obj.get("api_error_status")),
+        raw=obj,
+    )
+
+
+def _result(obj: dict[str, Any]) -> Result:
+    usage = obj.get("usage")
+    errors = obj.get("errors")
+    return Result(
+        subtype=str(obj.get("subtype")),
+        is_error=bool(obj.get("is_error")),
+        text=obj.get("result") if isinstance(obj.get("result"), str) else "",
+        usage=usage if isinstance(usage, dict) else {},
+        stop_reason=_str_or_none(obj.get("stop_reason")),
+        terminal_reason=_str_or_none(obj.get("terminal_reason")),
+        api_error_status=_int_or_none(obj.get("api_error_status")),
+        errors=[str(e) for e in errors] if isinstance(errors, list) else [],
+        session_id=_str_or_none(obj.get("session_id")),
+        raw=obj,
+    )

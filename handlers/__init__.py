@@ -1,0 +1,1 @@
+"""HTTP side of the proxy: thin connexion handlers routed by openapi.yaml's operationIds."""

@@ -1,0 +1,62 @@
+"""The ASGI app: connexion routes and validates from openapi.yaml; errors use OpenAI's envelope."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import connexion
+from connexion.exceptions import BadRequestProblem, ProblemException, Unauthorized
+from starlette.exceptions import HTTPException
+
+from cli_bridge import Catalogue, ClaudeBridge, ProxyError
+
+from . import errors
+from .settings import Settings
+from .state import AppState, probe_cli
+from .validation import VALIDATOR_MAP
+
+log = logging.getLogger("claude_max_api")
+
+HERE = Path(__file__).resolve().parent
+
+
+def spec_path() -> Path:
+    """openapi.yaml: shipped inside the wheel, or at the top of a source checkout."""
+    for candidate in (HERE / "openapi.yaml", HERE.parent / "openapi.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("openapi.yaml not found next to the handlers package")
+
+
+def create_app(settings: Settings) -> connexion.AsyncApp:
+    catalogue = Catalogue(settings.models)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+        bridge = ClaudeBridge(settings.bridge_config())
+        await bridge.start()
+        cli = await probe_cli(settings.claude_bin)
+        if not cli.found:
+            log.warning("Claude CLI %r not found: chat requests will get 503", settings.claude_bin)
+        try:
+            yield {"proxy": AppState(settings, catalogue, bridge, cli)}
+        finally:
+            await bridge.aclose()
+            shutil.rmtree(settings.runtime_dir, ignore_errors=True)
+
+    app = connexion.AsyncApp(__name__, lifespan=lifespan, validator_map=VALIDATOR_MAP)
+    app.add_api(spec_path(), swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=True))
+    app.add_error_handler(ProxyError, errors.on_proxy_error)
+    app.add_error_handler(BadRequestProblem, errors.on_bad_request)
+    app.add_error_handler(Unauthorized, errors.on_unauthorized)
+    app.add_error_handler(ProblemException, errors.on_problem)
+    app.add_error_handler(HTTPException, errors.on_http_exception)
+    for status in (404, 405):
+        app.add_error_handler(status, errors.on_http_exception)
+    app.add_error_handler(Exception, errors.on_unhandled)
+    return app

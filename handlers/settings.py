@@ -1,0 +1,120 @@
+"""Configuration: command-line flags, each with an environment variable, read once."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cli_bridge import BridgeConfig
+from cli_bridge.catalogue import parse_model_mappings
+
+TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3456
+    claude_bin: str = "claude"
+    request_timeout: float = 900.0
+    stall_timeout: float = 0.0
+    keepalive_interval: float = 15.0
+    debug: bool = False
+    log_level: str = "info"
+    models: dict[str, str] = field(default_factory=dict)
+    runtime_dir: Path = field(default_factory=lambda: default_runtime_dir())
+    cli_env: dict[str, str] = field(default_factory=dict)
+
+    def bridge_config(self) -> BridgeConfig:
+        return BridgeConfig(
+            claude_bin=self.claude_bin,
+            runtime_dir=self.runtime_dir,
+            request_timeout=self.request_timeout,
+            stall_timeout=self.stall_timeout,
+            debug=self.debug,
+            extra_env=dict(self.cli_env),
+        )
+
+
+def default_runtime_dir() -> Path:
+    """A private per-instance directory for CLI work dirs and temp files."""
+    base = Path(tempfile.gettempdir()) / f"claude-max-api-{os.getuid()}"
+    return base / f"proxy-{os.getpid()}"
+
+
+def _env_bool(environ: Mapping[str, str], key: str) -> bool:
+    return environ.get(key, "").strip().lower() in TRUE
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    env = environ.get
+    p = argparse.ArgumentParser(
+        prog="claude-max-api",
+        description="OpenAI-compatible API for your Claude subscription, via the Claude Code CLI.",
+    )
+    p.add_argument("legacy_port", nargs="?", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--host", default=env("CLAUDE_PROXY_HOST", "127.0.0.1"), help="bind address")
+    p.add_argument(
+        "--port", type=int, default=int(env("CLAUDE_PROXY_PORT", "3456")), help="listen port"
+    )
+    p.add_argument("--claude-bin", default=env("CLAUDE_BIN", "claude"), help="the claude CLI")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=float(env("CLAUDE_PROXY_TIMEOUT", "900")),
+        help="seconds a request may take in all (default 900)",
+    )
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=float(env("CLAUDE_PROXY_STALL_TIMEOUT", "0")),
+        help="kill the CLI after this many silent seconds (0 = off)",
+    )
+    p.add_argument(
+        "--keepalive",
+        type=float,
+        default=float(env("CLAUDE_PROXY_KEEPALIVE", "15")),
+        help="seconds between SSE keep-alive comments while the CLI is silent",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[env("CLAUDE_PROXY_MODELS", "")],
+        metavar="ID=CLI_MODEL",
+        help="add or override a model id (repeatable)",
+    )
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=_env_bool(environ, "DEBUG_SUBPROCESS"),
+        help="log CLI spawns, argv, pids, exit codes and event flow",
+    )
+    p.add_argument("--log-level", default=env("CLAUDE_PROXY_LOG_LEVEL", "info"))
+    return p
+
+
+def settings_from_args(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    parser = build_parser(environ)
+    args = parser.parse_args(argv)
+    try:
+        models = parse_model_mappings(args.model)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return Settings(
+        host=args.host,
+        port=args.legacy_port if args.legacy_port is not None else args.port,
+        claude_bin=args.claude_bin,
+        request_timeout=args.timeout,
+        stall_timeout=args.stall_timeout,
+        keepalive_interval=args.keepalive,
+        debug=args.debug,
+        log_level=args.log_level,
+        models=models,
+    )
