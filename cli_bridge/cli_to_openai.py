@@ -18,7 +18,15 @@ from .errors import (
     RateLimited,
     UpstreamError,
 )
-from .events import AssistantBlock, BlockStart, CliEvent, MessageDelta, Result, TextDelta
+from .events import (
+    AssistantBlock,
+    BlockStart,
+    CliEvent,
+    MessageDelta,
+    MessageStart,
+    Result,
+    TextDelta,
+)
 
 BLOCK_SEPARATOR = "\n\n"
 
@@ -40,22 +48,21 @@ def finish_reason_from_stop_reason(stop_reason: str | None) -> str:
 def usage_from_result(usage: dict[str, Any]) -> dict[str, Any]:
     """The CLI's final Anthropic usage -> OpenAI usage (cache reads and writes count as prompt)."""
 
-    def num(key: str) -> int:
-        value = usage.get(key)
+    def num(source: Any, key: str) -> int:
+        value = source.get(key) if isinstance(source, dict) else None
         return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
-    cached = num("cache_read_input_tokens")
-    prompt = num("input_tokens") + cached + num("cache_creation_input_tokens")
-    completion = num("output_tokens")
-    details = usage.get("output_tokens_details")
-    reasoning = details.get("thinking_tokens") if isinstance(details, dict) else None
+    cached = num(usage, "cache_read_input_tokens")
+    prompt = num(usage, "input_tokens") + cached + num(usage, "cache_creation_input_tokens")
+    completion = num(usage, "output_tokens")
+    reasoning = num(usage.get("output_tokens_details"), "thinking_tokens")
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": reasoning if isinstance(reasoning, int) else 0,
+            "reasoning_tokens": reasoning,
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -181,6 +188,10 @@ class ChunkBuilder:
         self.model = model
         self._text = TextAssembler()
         self._stop_reason: str | None = None
+        # The API message being streamed (CLIs before 2.1.3xx omit `api_message_id` on
+        # stream events, so the id comes from `message_start`), and every streamed message.
+        self._message_id: str | None = None
+        self._streamed: set[str | None] = set()
 
     def _chunk(self, choices: list[dict[str, Any]], usage: Any = None) -> dict[str, Any]:
         return {
@@ -202,15 +213,28 @@ class ChunkBuilder:
         return self._delta({"role": "assistant", "content": "", "refusal": None})
 
     def feed(self, event: CliEvent) -> list[dict[str, Any]]:
-        if isinstance(event, BlockStart) and event.kind == "text":
-            self._text.on_block_start(event.message_id)
+        piece = ""
+        if isinstance(event, MessageStart):
+            self._message_id = event.message_id
+            self._streamed.add(event.message_id)
+        elif isinstance(event, BlockStart) and event.kind == "text":
+            self._text.on_block_start(event.message_id or self._message_id)
         elif isinstance(event, TextDelta):
+            message_id = event.message_id or self._message_id
+            self._streamed.add(message_id)
+            piece = self._text.on_text(message_id, event.text)
+        elif (
+            isinstance(event, AssistantBlock)
+            and event.kind == "text"
+            and not event.is_api_error
+            and event.message_id not in self._streamed
+        ):
+            # A message that came without stream events: the CLI's non-streaming fallback
+            # after a stalled or failed stream. Its text arrives whole, only here.
             piece = self._text.on_text(event.message_id, event.text)
-            if piece:
-                return [self._delta({"content": piece})]
         elif isinstance(event, MessageDelta) and event.stop_reason:
             self._stop_reason = event.stop_reason
-        return []
+        return [self._delta({"content": piece})] if piece else []
 
     def finish(self, result: Result, include_usage: bool) -> list[dict[str, Any]]:
         reason = finish_reason_from_stop_reason(result.stop_reason or self._stop_reason)

@@ -7,6 +7,7 @@ rest of the bridge never digs through raw dicts. Pure: no I/O.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,11 +132,22 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _delay_or_none(value: Any) -> float | None:
+    """A finite, non-negative number of milliseconds (JSON allows 1e999 and 400-digit ints)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        delay = float(value)
+    except OverflowError:
+        return None
+    return delay if math.isfinite(delay) and delay >= 0 else None
+
+
 def event_from_line(line: bytes | str) -> CliEvent:
     """Parse one stdout line; raises MalformedLine when it is not a JSON object."""
     try:
         obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedLine(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise MalformedLine("not a JSON object")
@@ -158,11 +170,10 @@ def event_from_dict(obj: dict[str, Any]) -> CliEvent:
             _str_or_none(obj.get("claude_code_version")),
         )
     if kind == "system" and subtype == "api_retry":
-        delay = obj.get("retry_delay_ms")
         return ApiRetry(
             attempt=_int_or_none(obj.get("attempt")) or 0,
             max_retries=_int_or_none(obj.get("max_retries")),
-            retry_delay_ms=float(delay) if isinstance(delay, int | float) else None,
+            retry_delay_ms=_delay_or_none(obj.get("retry_delay_ms")),
             error_status=_int_or_none(obj.get("error_status")),
             error=_str_or_none(obj.get("error")),
         )

@@ -4,6 +4,11 @@ Behaviour is set globally (`POST /__control`, `FakeAnthropic.control`) or per re
 `<<fake:{...json...}>>` marker in the last user message (see `fake_directive`), so concurrent
 tests sharing one server do not interfere. Every upstream request is logged with the exact
 usage numbers sent, so tests can compare them with what the proxy reports.
+
+Misbehaviour (`status`, `fail_mid_stream`, `hang`, `hang_before_headers`) hits only requests it
+can apply to (mid-stream faults spare the CLI's non-streaming fallback) and is counted by
+`fail_count`: globally, or per distinct directive text (add a unique key such as "id" to keep
+concurrent tests apart). Control endpoints (`/__*`) are not logged.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 import select
 import signal
 import socket
+import socketserver
 import threading
 import time
 import uuid
@@ -125,6 +131,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     fake: FakeAnthropic
 
+    def server_bind(self) -> None:
+        """Skip HTTPServer's getfqdn(): a reverse DNS lookup can stall on offline machines."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
 
 class FakeAnthropic:
     """In-process fake server; `start()` serves from a daemon thread."""
@@ -177,6 +188,7 @@ class FakeAnthropic:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
+        """Deep copy, so a test can inspect it while handlers are still filling entries in."""
         with self._lock:
             return json.loads(json.dumps(self._log))
 
@@ -187,6 +199,7 @@ class FakeAnthropic:
             self._failures.pop("", None)
 
     def reset(self) -> None:
+        """Back to defaults, empty log, request numbering restarts at 1."""
         with self._lock:
             self._settings.clear()
             self._log.clear()
@@ -388,31 +401,25 @@ class _Handler(BaseHTTPRequestHandler):
         blocks = _plan(s, model, len(messages), n)
         generated = "".join(b.get("text") or b.get("thinking") or "" for b in blocks)
         generated += "".join(json.dumps(b["input"]) for b in blocks if b["type"] == "tool_use")
-        usage = {
-            "input_tokens": _estimate(body) if s["input_tokens"] is None else s["input_tokens"],
-            "output_tokens": len(generated) // 4 + 1
-            if s["output_tokens"] is None
-            else s["output_tokens"],
-            "cache_creation_input_tokens": int(s["cache_creation"]),
-            "cache_read_input_tokens": int(s["cache_read"]),
-        }
+        usage = dict(input_tokens=s["input_tokens"], output_tokens=s["output_tokens"])
+        if usage["input_tokens"] is None:
+            usage["input_tokens"] = _estimate(body)
+        if usage["output_tokens"] is None:
+            usage["output_tokens"] = len(generated) // 4 + 1
+        usage["cache_creation_input_tokens"] = int(s["cache_creation"])
+        usage["cache_read_input_tokens"] = int(s["cache_read"])
         stop_reason = s["stop_reason"] or ("tool_use" if s["tool_use"] else "end_turn")
-        message = {
-            "id": "msg_fake_" + uuid.uuid4().hex[:20],
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": blocks,
-            "stop_reason": stop_reason,
-            "stop_sequence": None,
-            "usage": usage,
-        }
+        message = dict(id="msg_fake_" + uuid.uuid4().hex[:20], type="message", role="assistant")
+        message.update(model=model, content=blocks, stop_reason=stop_reason, stop_sequence=None)
+        message["usage"] = usage
         entry.update(status=200, usage=usage, message_id=message["id"], outcome="ok")
         if not stream:
             return self._send_json(200, message)
         self._stream(message, s, bad, entry)
 
-    def _stream(self, message: dict[str, Any], s: dict[str, Any], bad: bool, entry: dict) -> None:
+    def _stream(
+        self, message: dict[str, Any], s: dict[str, Any], bad: bool, entry: dict[str, Any]
+    ) -> None:
         """Real SSE over chunked encoding, flushed per event so the client sees each delta."""
         fake = self.server.fake
         self.send_response(200)
@@ -422,8 +429,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("request-id", "req_fake_" + uuid.uuid4().hex[:20])
         self.end_headers()
         usage = message["usage"]
-        start = {**message, "content": [], "stop_reason": None}
-        self._event("message_start", message={**start, "usage": {**usage, "output_tokens": 1}})
+        # Log what was really sent: a cut-off stream only ever reported message_start's usage.
+        entry["usage"] = {**usage, "output_tokens": 1}
+        start = {**message, "content": [], "stop_reason": None, "usage": entry["usage"]}
+        self._event("message_start", message=start)
         if bad and s["fail_mid_stream"]:
             entry["outcome"] = "mid_stream_error"
             self._event("error", error={"type": "overloaded_error", "message": "Overloaded"})
@@ -438,10 +447,10 @@ class _Handler(BaseHTTPRequestHandler):
             delta_type, field = DELTAS[kind]
             text = json.dumps(block["input"]) if kind == "tool_use" else block[field]
             pieces = [{"type": delta_type, field: t} for t in _chunks(text, n_chunks)]
-            empty = {"tool_use": {"input": {}}, "thinking": {"signature": ""}}.get(kind, {})
+            first = {**block, "input": {}} if kind == "tool_use" else {**block, field: ""}
             if kind == "thinking":
+                first["signature"] = ""
                 pieces.append({"type": "signature_delta", "signature": block["signature"]})
-            first = {**block, field: "", **empty} if kind != "tool_use" else {**block, **empty}
             self._event("content_block_start", index=i, content_block=first)
             for j, piece in enumerate(pieces):
                 if delay and (i or j):  # between deltas, not before the first
@@ -454,6 +463,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._hang(entry)
         md = {"stop_reason": message["stop_reason"], "stop_sequence": None}
         self._event("message_delta", delta=md, usage={"output_tokens": usage["output_tokens"]})
+        entry["usage"] = usage
         self._event("message_stop")
         self._chunk(b"")
 
@@ -470,9 +480,8 @@ def _estimate(body: Any) -> int:
     """Deterministic stand-in for a token count: a quarter of the JSON size of the prompt."""
     if not isinstance(body, dict):
         return 0
-    return (
-        len(json.dumps(body.get("messages") or [])) + len(json.dumps(body.get("system") or ""))
-    ) // 4
+    size = len(json.dumps(body.get("messages") or [])) + len(json.dumps(body.get("system") or ""))
+    return size // 4
 
 
 def _plan(s: dict[str, Any], model: str, n_messages: int, n: int) -> list[dict[str, Any]]:
@@ -493,15 +502,9 @@ def _plan(s: dict[str, Any], model: str, n_messages: int, n: int) -> list[dict[s
         texts = [f"Hello from fake server. model={model} messages={n_messages} request={n}"]
     blocks += [{"type": "text", "text": t} for t in texts]
     if s["tool_use"]:
-        tool = s["tool_use"]
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": "toolu_fake_" + uuid.uuid4().hex[:20],
-                "name": str(tool.get("name", "Read")),
-                "input": tool.get("input", {}),
-            }
-        )
+        tool, tool_id = s["tool_use"], "toolu_fake_" + uuid.uuid4().hex[:20]
+        name, args = str(tool.get("name", "Read")), tool.get("input", {})
+        blocks.append({"type": "tool_use", "id": tool_id, "name": name, "input": args})
     return blocks
 
 

@@ -23,6 +23,7 @@ class Settings:
     request_timeout: float = 900.0
     stall_timeout: float = 0.0
     keepalive_interval: float = 15.0
+    kill_grace: float = 2.0
     debug: bool = False
     log_level: str = "info"
     models: dict[str, str] = field(default_factory=dict)
@@ -35,6 +36,7 @@ class Settings:
             runtime_dir=self.runtime_dir,
             request_timeout=self.request_timeout,
             stall_timeout=self.stall_timeout,
+            kill_grace=self.kill_grace,
             debug=self.debug,
             extra_env=dict(self.cli_env),
         )

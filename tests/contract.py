@@ -1,0 +1,134 @@
+"""Validate every HTTP response the tests see against openapi.yaml (openapi-core).
+
+JSON bodies go through openapi-core; SSE bodies are split into events and each `data:`
+payload is checked against the chunk (or error) schema, ending with `[DONE]`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_schema_validator import OAS30Validator
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+
+
+class HttpxOpenAPIRequest:
+    def __init__(self, request: httpx.Request) -> None:
+        self.request = request
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(list(request.url.params.multi_items())),
+            header=Headers(list(request.headers.multi_items())),
+            cookie=ImmutableMultiDict(),
+        )
+
+    @property
+    def host_url(self) -> str:
+        return f"{self.request.url.scheme}://{self.request.url.netloc.decode()}"
+
+    @property
+    def path(self) -> str:
+        # openapi-core's path matcher stops at "/", but model ids may hold one.
+        path = self.request.url.path
+        prefix = "/v1/models/"
+        if path.startswith(prefix):
+            path = prefix + path[len(prefix) :].replace("/", "%2F")
+        return path
+
+    @property
+    def method(self) -> str:
+        return self.request.method.lower()
+
+    @property
+    def body(self) -> bytes:
+        return self.request.content
+
+    @property
+    def content_type(self) -> str:
+        return self.request.headers.get("content-type", "application/octet-stream")
+
+
+class HttpxOpenAPIResponse:
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    @property
+    def data(self) -> bytes:
+        return self.response.content
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    @property
+    def headers(self) -> Headers:
+        return Headers(list(self.response.headers.multi_items()))
+
+    @property
+    def content_type(self) -> str:
+        return self.response.headers.get("content-type", "")
+
+
+def sse_events(text: str) -> list[str]:
+    """The `data:` payloads of an SSE body (comments such as keep-alives skipped)."""
+    out = []
+    for block in text.split("\n\n"):
+        data = [line[5:].lstrip() for line in block.split("\n") if line.startswith("data:")]
+        if data:
+            out.append("\n".join(data))
+    return out
+
+
+class Contract:
+    def __init__(self, spec_path: Path = SPEC_PATH) -> None:
+        raw = yaml.safe_load(spec_path.read_text())
+        # The spec names the default port; tests serve on free ports of 127.0.0.1.
+        self.openapi = OpenAPI.from_dict({**raw, "servers": [{"url": "/"}]})
+        schemas = raw["components"]["schemas"]
+        self._chunk = OAS30Validator(
+            {**schemas["CreateChatCompletionStreamResponse"], "components": raw["components"]}
+        )
+        self._error = OAS30Validator({**schemas["ErrorResponse"], "components": raw["components"]})
+        self.checked = 0
+
+    def check_chunk(self, payload: dict[str, Any]) -> None:
+        if "error" in payload:
+            self._error.validate(payload)
+        else:
+            self._chunk.validate(payload)
+
+    def check_sse(self, text: str) -> list[dict[str, Any]]:
+        """Validate a whole SSE body; returns the decoded payloads (without [DONE])."""
+        events = sse_events(text)
+        assert events, "empty event stream"
+        assert events[-1] == "[DONE]", f"stream did not end with [DONE]: {events[-1]!r}"
+        payloads = [json.loads(e) for e in events[:-1]]
+        for payload in payloads:
+            self.check_chunk(payload)
+        return payloads
+
+    def check(self, response: httpx.Response) -> None:
+        """Validate one finished response (its body is read if needed)."""
+        response.read()
+        request = HttpxOpenAPIRequest(response.request)
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            assert response.status_code == 200
+            self.check_sse(response.text)
+        else:
+            self.openapi.validate_response(request, HttpxOpenAPIResponse(response))
+        self.checked += 1
+
+    def hook(self, response: httpx.Response) -> None:
+        """httpx response event hook (sync clients)."""
+        self.check(response)
+
+    async def ahook(self, response: httpx.Response) -> None:
+        await response.aread()
+        self.check(response)
