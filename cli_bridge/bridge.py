@@ -1,7 +1,10 @@
 """The bridge: one chat turn in, a stream of typed CLI events out.
 
-It owns the CLI processes and the per-run directories: every run gets an empty working
-directory and its own TMPDIR under the runtime dir, removed once the process is gone.
+It owns the process engine: a request gets a CLI process from a live conversation that
+holds exactly its history, else from the warm pool, else by a cold start once the scheduler
+grants a slot (waiting in the FIFO queue counts toward the request's timeout). Upstream
+failures the CLI reports are retried here, per the retry policy, while nothing has been
+streamed. Every process runs in its own empty run directory, removed when it is gone.
 """
 
 from __future__ import annotations
@@ -10,22 +13,39 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-from .argv import build_argv
 from .cli_to_openai import error_from_result
 from .config import BridgeConfig
-from .environment import child_env
-from .errors import CliFailed, Timeout
-from .events import ApiRetry, CliEvent, MalformedLine, Result, event_from_line
-from .openai_to_cli import stdin_line_from_prompt
-from .process import CliProcess
+from .conversation import (
+    Conversation,
+    ProcessKey,
+    ReplyText,
+    continuation,
+    conversation_digest,
+)
+from .errors import CliFailed, ProxyError, Timeout
+from .events import (
+    ApiRetry,
+    AssistantBlock,
+    CliEvent,
+    MalformedLine,
+    Result,
+    TextDelta,
+    ThinkingDelta,
+    event_from_line,
+)
+from .pool import WarmPool
+from .ratelimits import RateLimitBoard
+from .reaper import OrphanGuard
+from .retry import retry_delay
+from .scheduler import Scheduler
+from .sessions import LiveSessions
 from .turn import Turn
+from .worker import Worker, WorkerFactory
 
 log = logging.getLogger("cli_bridge")
 
@@ -37,51 +57,102 @@ class CliRequest:
     cli_model: str
     prompt: str
     system_prompt: str | None = None
+    # The plain user/assistant history (conversation.py), when the request is one: a live
+    # process holding exactly this history minus the last user message may answer it.
+    conversation: Conversation | None = None
+
+    @property
+    def key(self) -> ProcessKey:
+        return ProcessKey(self.cli_model, self.system_prompt)
+
+
+class _StaleWorker(Exception):
+    """A reused process died before it printed anything: start a fresh one instead."""
+
+
+def _is_content(event: CliEvent) -> bool:
+    """Whether the client may already have been sent something for this event."""
+    if isinstance(event, TextDelta | ThinkingDelta):
+        return True
+    return isinstance(event, AssistantBlock) and not event.is_api_error
 
 
 class ClaudeBridge:
     def __init__(self, config: BridgeConfig, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
-        self._environ = dict(os.environ if environ is None else environ)
-        self._live: set[CliProcess] = set()
-        self._reapers: set[asyncio.Task[None]] = set()
+        self.scheduler = Scheduler(config.max_concurrency, config.max_queue)
+        self.guard = OrphanGuard(sentinel=config.orphan_sentinel)
+        self.workers = WorkerFactory(
+            config, os.environ if environ is None else environ, self.scheduler, self.guard
+        )
+        seed = ProcessKey(config.pool_model) if config.pool_model else None
+        self.pool = WarmPool(
+            config.pool_size,
+            config.pool_idle,
+            seed,
+            self.scheduler,
+            self.workers.spawn,
+            self._retire,
+        )
+        self.sessions = LiveSessions(config.session_idle, self._retire)
+        # Parked conversations give way before warm processes: a warm one serves anybody.
+        self.scheduler.reclaimers += [self.sessions.reclaim, self.pool.reclaim]
+        self.board = RateLimitBoard()
+        self._busy = 0
+        self._reapers: set[asyncio.Future[Any]] = set()
+        self._draining = False
+        self._closed = False
 
     @property
     def active(self) -> int:
-        return len(self._live)
+        """CLI processes answering a request right now."""
+        return self._busy
 
     def live_pids(self) -> list[int]:
-        return [p.pid for p in self._live]
+        return [w.pid for w in self.workers.workers]
 
     async def start(self) -> None:
         self.config.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.guard.start()
+        self.pool.start()
+
+    def drain(self) -> None:
+        """Shutdown has begun: warm and parked processes leave now, none are made anew."""
+        if not self._draining:
+            self._draining = True
+            self.sessions.close()
+            self._track(self.pool.aclose())
 
     async def aclose(self) -> None:
         """Kill every child and wait until they are reaped."""
-        for proc in list(self._live):
-            self._track(proc.kill(self.config.kill_grace))
-        if self._reapers:
-            await asyncio.gather(*self._reapers, return_exceptions=True)
+        self.drain()
+        self._closed = True
+        await self.pool.aclose()
+        for worker in list(self.workers.workers):
+            self._retire(worker, False)
+        while self._reapers:
+            await asyncio.gather(*list(self._reapers), return_exceptions=True)
+        self.guard.close()
 
-    def _track(self, work: Awaitable[None]) -> None:
+    def _track(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
+
+    def _retire(self, worker: Worker, polite: bool) -> None:
+        self._track(worker.retire(self.config.kill_grace, polite=polite))
 
     def _debug(self, msg: str, *args: object) -> None:
         if self.config.debug:
             log.info("[subprocess] " + msg, *args)
 
-    def _make_run_dir(self, request: CliRequest) -> tuple[Path, Path, Path | None]:
-        run_dir = self.config.runtime_dir / f"run-{uuid.uuid4().hex[:12]}"
-        work = run_dir / "work"
-        (run_dir / "tmp").mkdir(parents=True, mode=0o700)
-        work.mkdir(mode=0o700)
-        system_file = None
-        if request.system_prompt is not None:
-            system_file = run_dir / "system-prompt.txt"
-            system_file.write_text(request.system_prompt, encoding="utf-8")
-        return run_dir, self.config.workdir or work, system_file
+    def health(self) -> dict[str, Any]:
+        """The `queue`, `pool` and `rate_limits` sections of /health."""
+        return {
+            "queue": {"active": self._busy, **self.scheduler.stats()},
+            "pool": {**self.pool.stats(), "sessions": self.sessions.stats()},
+            "rate_limits": self.board.snapshot(),
+        }
 
     def start_turn(self, request: CliRequest) -> Turn:
         """Start one turn in the background; read it with `Turn.next`."""
@@ -90,78 +161,131 @@ class ClaudeBridge:
     async def events(self, request: CliRequest) -> AsyncIterator[CliEvent]:
         """Run one turn; yields events up to and including the successful `Result`.
 
-        Raises a ProxyError for every failure (CLI missing or crashed, upstream error, timeout).
-        Use with `contextlib.aclosing` so an abandoned consumer kills the process at once.
+        Raises a ProxyError for every failure (queue full, CLI missing or crashed, upstream
+        error after retries, timeout). Use with `contextlib.aclosing` so an abandoned
+        consumer kills the process at once.
         """
         cfg = self.config
         deadline = time.monotonic() + cfg.request_timeout
-        run_dir, cwd, system_file = self._make_run_dir(request)
-        argv = build_argv(
-            cfg.claude_bin, request.cli_model, tools=cfg.tools, system_prompt_file=system_file
+        key = request.key
+        self.pool.note(key)
+        retries, stale, streamed, reuse = 0, 0, False, True
+        while True:
+            attempt = self._attempt(request, key, deadline, reuse=reuse, warm=stale == 0)
+            try:
+                async with contextlib.aclosing(attempt) as stream:
+                    async for event in stream:
+                        streamed = streamed or _is_content(event)
+                        yield event
+                return
+            except _StaleWorker:
+                stale += 1
+                reuse = False
+                if stale > 1:
+                    raise CliFailed("The Claude CLI exited before answering, twice") from None
+            except ProxyError as error:
+                left = deadline - time.monotonic()
+                delay = retry_delay(cfg.retry, error, retries, streamed=streamed, remaining=left)
+                self.board.record_error(error, retried=delay is not None)
+                if delay is None:
+                    raise
+                log.info(
+                    "upstream %s; retry %d in %.1f s", error.upstream_status, retries + 1, delay
+                )
+                await asyncio.sleep(delay)
+                retries += 1
+                reuse = False
+
+    async def _worker_for(
+        self, request: CliRequest, key: ProcessKey, deadline: float, *, reuse: bool, warm: bool
+    ) -> tuple[Worker, str, bool]:
+        """(worker, text to write, whether it was reused): live, warm, or a cold start."""
+        if self._closed:
+            raise ProxyError("The proxy is shutting down", status=503, code="shutting_down")
+        if reuse and request.conversation is not None:
+            found = continuation(request.conversation)
+            if found is not None:
+                worker = self.sessions.take(conversation_digest(key, found[0]))
+                if worker is not None:
+                    self._debug("pid=%s continues its conversation", worker.pid)
+                    return worker, found[1], True
+        worker = self.pool.take(key) if warm else None
+        if worker is not None:
+            self._debug("pid=%s taken warm from the pool", worker.pid)
+            return worker, request.prompt, True
+        await self.scheduler.acquire(deadline - time.monotonic())
+        return await self.workers.spawn(key), request.prompt, False
+
+    async def _attempt(
+        self, request: CliRequest, key: ProcessKey, deadline: float, *, reuse: bool, warm: bool
+    ) -> AsyncIterator[CliEvent]:
+        worker, text, reused = await self._worker_for(
+            request, key, deadline, reuse=reuse, warm=warm
         )
-        env = child_env(self._environ, cfg.extra_env, tmpdir=str(run_dir / "tmp"))
-        proc: CliProcess | None = None
-        finished = False
+        self._busy += 1
+        finished = keep = got_output = False
+        reply = ReplyText()
+        retry_after: float | None = None
         try:
-            proc = await CliProcess.spawn(argv, env=env, cwd=cwd)
-            self._live.add(proc)
-            self._debug("spawned pid=%s argv=%s", proc.pid, argv)
-            await proc.write(stdin_line_from_prompt(request.prompt))
-            retry_after: float | None = None
-            lines = proc.lines()
-            while True:
-                line = await self._next_line(lines, deadline)
-                if line is None:
-                    break
+            try:
+                await worker.send(text)
+            except BrokenPipeError:  # it died already: its exit code and stderr say why
+                if reused:
+                    raise _StaleWorker from None
+            while line := await self._next_line(worker, deadline):
+                got_output = True
                 try:
                     event = event_from_line(line)
                 except MalformedLine as exc:
-                    log.warning("CLI pid %s printed a malformed line (%s)", proc.pid, exc)
+                    log.warning("CLI pid %s printed a malformed line (%s)", worker.pid, exc)
                     continue
-                self._debug("pid=%s event %s", proc.pid, type(event).__name__)
+                self._debug("pid=%s event %s", worker.pid, type(event).__name__)
+                self.board.observe(event)
+                reply.feed(event)
                 if isinstance(event, ApiRetry) and event.retry_delay_ms is not None:
                     retry_after = event.retry_delay_ms / 1000
                 if isinstance(event, Result):
                     finished = True
                     error = error_from_result(event, retry_after=retry_after)
                     if error is not None:
-                        self._debug("pid=%s result error %s", proc.pid, error.message)
+                        self._debug("pid=%s result error %s", worker.pid, error.message)
                         raise error
+                    keep = True
+                    worker.turns += 1
                     yield event
                     return
                 yield event
-            code = await proc.wait()
-            self._debug("pid=%s exited %s without a result", proc.pid, code)
-            detail = proc.stderr_tail or "no output"
+            code = await worker.proc.wait()
+            if reused and not got_output:
+                raise _StaleWorker
+            self._debug("pid=%s exited %s without a result", worker.pid, code)
+            detail = worker.proc.stderr_tail or "no output"
             raise CliFailed(f"The Claude CLI exited with code {code} before answering: {detail}")
         finally:
-            if proc is not None:
-                self._track(self._retire(proc, run_dir, polite=finished))
-            else:
-                shutil.rmtree(run_dir, ignore_errors=True)
+            self._busy -= 1
+            if not (keep and self._park(worker, request, key, reply.text)):
+                self._retire(worker, finished)
 
-    async def _next_line(self, lines: AsyncIterator[bytes], deadline: float) -> bytes | None:
+    def _park(self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str) -> bool:
+        """Keep a process that answered for its conversation's next turn, if enabled."""
+        if self._draining or request.conversation is None or not self.sessions.enabled:
+            return False
+        held = (*request.conversation, ("assistant", reply))
+        return self.sessions.park(worker, conversation_digest(key, held))
+
+    async def _next_line(self, worker: Worker, deadline: float) -> bytes:
         remaining = deadline - time.monotonic()
         stall = self.config.stall_timeout
         wait = min(remaining, stall) if stall > 0 else remaining
         try:
-            return await asyncio.wait_for(anext(lines), max(wait, 0.001))
-        except StopAsyncIteration:
-            return None
+            async with asyncio.timeout(max(wait, 0.001)):
+                return await worker.readline()
         except TimeoutError:
             if time.monotonic() >= deadline:
                 raise Timeout(
                     f"The Claude CLI did not finish within {self.config.request_timeout:g} s"
                 ) from None
             raise Timeout(f"The Claude CLI printed nothing for {stall:g} s (stalled)") from None
-
-    async def _retire(self, proc: CliProcess, run_dir: Path, polite: bool) -> None:
-        try:
-            await proc.kill(self.config.kill_grace, polite=polite)
-            self._debug("pid=%s exit code %s", proc.pid, proc.returncode)
-        finally:
-            self._live.discard(proc)
-            await asyncio.to_thread(shutil.rmtree, run_dir, True)
 
 
 @contextlib.asynccontextmanager

@@ -17,6 +17,7 @@ from .errors import (
     ProxyError,
     RateLimited,
     UpstreamError,
+    UpstreamUnavailable,
 )
 from .events import (
     AssistantBlock,
@@ -87,6 +88,14 @@ def error_from_result(result: Result, *, retry_after: float | None = None) -> Pr
     status = result.api_error_status
     if status is None and result.terminal_reason == "api_error" and "Not logged in" in message:
         status = 401
+    error = _error_for_status(status, result, message, retry_after)
+    error.upstream_status = status
+    return error
+
+
+def _error_for_status(
+    status: int | None, result: Result, message: str, retry_after: float | None
+) -> ProxyError:
     if status == 401 or status == 403:
         return AuthenticationFailed(
             f"The Claude CLI could not authenticate upstream: {message}", code="upstream_auth"
@@ -100,6 +109,8 @@ def error_from_result(result: Result, *, retry_after: float | None = None) -> Pr
         return InvalidRequest(message, code="upstream_invalid_request")
     if status == 529 or status == 503:
         return Overloaded(message, retry_after=retry_after or 1.0)
+    if status is not None and status >= 500:
+        return UpstreamUnavailable(message, retry_after=retry_after or 1.0)
     if status is not None:
         return UpstreamError(message)
     if result.subtype == "error_max_turns":

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .retry import RetryPolicy
+
+# Observer for benchmarks and tracing: (what, pid, stdout line). `what` is "spawn" (about to
+# start a CLI), "write" (a user turn was written to pid's stdin) or "line" (pid printed a line).
+Tracer = Callable[[str, int, bytes | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,7 +20,7 @@ class BridgeConfig:
     runtime_dir: Path = field(default_factory=lambda: Path("/tmp/claude-max-api"))
     request_timeout: float = 900.0  # agentic turns can take 10+ minutes
     kill_grace: float = 2.0  # SIGTERM -> SIGKILL
-    stall_timeout: float = 0.0  # no CLI output for this long -> 504; 0 disables
+    stall_timeout: float = 180.0  # no CLI output for this long -> 504; 0 disables
     debug: bool = False
     # Claude Code's own tools: "" means none (the default); operators opt in explicitly.
     tools: str = ""
@@ -21,3 +28,13 @@ class BridgeConfig:
     workdir: Path | None = None
     # Extra environment for the CLI (e.g. CLAUDE_CODE_MAX_RETRIES) set by the server.
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Process engine (scheduler.py, pool.py, sessions.py, retry.py).
+    max_concurrency: int = 4  # live CLI processes of every kind
+    max_queue: int = 128  # requests waiting for a process; beyond: 429
+    pool_size: int = 0  # warm processes; 0 disables the pool
+    pool_model: str | None = None  # CLI model the pool starts with before it learns
+    pool_idle: float = 300.0  # a warm process is replaced after this long unused
+    session_idle: float = 0.0  # a process keeps its conversation this long; 0 disables
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    orphan_sentinel: bool = True  # out-of-process safety net, see reaper.py
+    tracer: Tracer | None = None

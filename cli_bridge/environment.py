@@ -22,6 +22,9 @@ DEFAULTS = {
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_TELEMETRY": "1",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    # The proxy owns the retry policy (retry.py): the CLI reports an upstream error at once
+    # instead of retrying for ~3 minutes.
+    "CLAUDE_CODE_MAX_RETRIES": "0",
 }
 
 

@@ -15,6 +15,8 @@ class ProxyError(Exception):
     status: int = 500
     type: str = "server_error"
     code: str | None = None
+    # The Anthropic API status behind this error, when the upstream caused it (retry policy).
+    upstream_status: int | None = None
 
     def __init__(
         self,
@@ -96,6 +98,14 @@ class CliFailed(ProxyError):
     status = 502
     type = "server_error"
     code = "cli_failed"
+
+
+class UpstreamUnavailable(ProxyError):
+    """The upstream kept failing with 5xx after the proxy's retries."""
+
+    status = 503
+    type = "server_error"
+    code = "upstream_error"
 
 
 class UpstreamError(ProxyError):

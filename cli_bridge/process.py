@@ -74,15 +74,28 @@ class CliProcess:
             del self._stderr[:-STDERR_TAIL]
 
     async def write(self, data: bytes) -> None:
+        """Write to stdin; BrokenPipeError when the process has already gone."""
         stdin = self._proc.stdin
         assert stdin is not None
-        stdin.write(data)
-        await stdin.drain()
+        try:
+            stdin.write(data)
+            await stdin.drain()
+        except (ConnectionResetError, RuntimeError) as exc:  # uvloop: "handler is closed"
+            raise BrokenPipeError(str(exc)) from None
 
     def close_stdin(self) -> None:
         stdin = self._proc.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()
+
+    async def readline(self) -> bytes:
+        """The next non-blank stdout line; b"" at EOF. Safe to cancel (nothing is lost)."""
+        stdout = self._proc.stdout
+        assert stdout is not None
+        while line := await stdout.readline():
+            if line.strip():
+                return line
+        return b""
 
     async def lines(self) -> AsyncIterator[bytes]:
         """stdout lines until EOF (blank lines skipped)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,10 @@ def spec_path() -> Path:
     raise FileNotFoundError("openapi.yaml not found next to the handlers package")
 
 
-def create_app(settings: Settings) -> connexion.AsyncApp:
+def create_app(
+    settings: Settings, on_ready: Callable[[AppState], None] | None = None
+) -> connexion.AsyncApp:
+    """The app; `on_ready` gets the running state (main.py uses it to drain on SIGTERM)."""
     catalogue = Catalogue(settings.models)
 
     @contextlib.asynccontextmanager
@@ -43,8 +46,11 @@ def create_app(settings: Settings) -> connexion.AsyncApp:
         cli = await probe_cli(settings.claude_bin)
         if not cli.found:
             log.warning("Claude CLI %r not found: chat requests will get 503", settings.claude_bin)
+        state = AppState(settings, catalogue, bridge, cli)
+        if on_ready is not None:
+            on_ready(state)
         try:
-            yield {"proxy": AppState(settings, catalogue, bridge, cli)}
+            yield {"proxy": state}
         finally:
             await bridge.aclose()
             shutil.rmtree(settings.runtime_dir, ignore_errors=True)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from cli_bridge import CliRequest
 from cli_bridge.cli_to_openai import ChunkBuilder, CompletionBuilder
+from cli_bridge.conversation import conversation_from_messages
 from cli_bridge.openai_to_cli import input_from_messages
 
 from . import state
@@ -20,7 +21,12 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
     app = state.current()
     entry = app.catalogue.resolve(body["model"])
     cli_input = input_from_messages(body["messages"])
-    request = CliRequest(entry.cli_model, cli_input.prompt, cli_input.system_prompt)
+    request = CliRequest(
+        entry.cli_model,
+        cli_input.prompt,
+        cli_input.system_prompt,
+        conversation=conversation_from_messages(body["messages"]),
+    )
 
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

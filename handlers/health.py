@@ -15,5 +15,5 @@ async def get_health() -> dict[str, Any]:
         "status": "ok" if cli.found else "degraded",
         "version": VERSION,
         "cli": {"found": cli.found, "path": cli.path, "version": cli.version},
-        "queue": {"active": app.bridge.active},
+        **app.bridge.health(),  # queue, pool, rate_limits
     }

@@ -1,15 +1,55 @@
-"""`claude-max-api`: parse flags, then serve the app with uvicorn."""
+"""`claude-max-api`: parse flags, then serve the app with uvicorn.
+
+Shutdown (SIGTERM/SIGINT): uvicorn stops accepting and lets in-flight requests finish for up
+to --shutdown-timeout; meanwhile the bridge drains (warm and parked CLI processes leave at
+once, no new ones start). Then the lifespan kills every remaining CLI process group. The
+bridge's OrphanGuard covers the exits that skip the lifespan (see cli_bridge/reaper.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 
 from .app import create_app
 from .settings import settings_from_args
+from .state import AppState
+
+
+class Drain:
+    """Remembers the running app state, so a shutdown signal can drain its bridge."""
+
+    def __init__(self) -> None:
+        self._state: AppState | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, state: AppState) -> None:
+        """create_app's on_ready hook: runs in the server's event loop."""
+        self._state = state
+        self._loop = asyncio.get_running_loop()
+
+    def begin(self) -> None:
+        """Safe from a signal handler: schedules the drain on the server's loop."""
+        if self._state is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._state.bridge.drain)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, which also drains the bridge when a shutdown signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
+        super().__init__(config)
+        self._drain = drain
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._drain.begin()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,15 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(settings)
-    print(f"Claude Max API Proxy on http://{settings.host}:{settings.port}", file=sys.stderr)
-    uvicorn.run(
-        app,
+    drain = Drain()
+    config = uvicorn.Config(
+        create_app(settings, on_ready=drain.attach),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+    print(f"Claude Max API Proxy on http://{settings.host}:{settings.port}", file=sys.stderr)
+    # uvicorn re-raises a captured SIGINT once it has shut down.
+    with contextlib.suppress(KeyboardInterrupt):
+        DrainingServer(config, drain).run()
     return 0
 
 

@@ -105,6 +105,10 @@ def base_settings(
         runtime_dir=tmp_path_factory.mktemp("runtime") / "proxy",
         request_timeout=60,
         kill_grace=1.0,
+        # The suite counts CLI processes: no warm or parked ones unless a test asks for them.
+        pool_size=0,
+        session_idle=0,
+        retry_backoff=0.1,
         cli_env={
             "ANTHROPIC_BASE_URL": upstream.url,
             "ANTHROPIC_API_KEY": "sk-test-upstream",
@@ -154,7 +158,10 @@ def cli_children() -> list[psutil.Process]:
     out = []
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if child.status() != psutil.STATUS_ZOMBIE and "claude" in " ".join(child.cmdline()):
+            cmdline = child.cmdline()
+            # Our CLI argv always carries stream-json (fake CLIs written by tests too); the
+            # orphan sentinel and proxy subprocesses never do, whatever the checkout path.
+            if child.status() != psutil.STATUS_ZOMBIE and "stream-json" in cmdline:
                 out.append(child)
     return out
 

@@ -127,13 +127,19 @@ def test_history_reaches_upstream(
     [
         (401, openai.AuthenticationError, 401),
         (429, openai.RateLimitError, 429),
-        (500, openai.InternalServerError, 502),
+        (500, openai.InternalServerError, 503),
         (529, openai.InternalServerError, 503),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])
 def test_upstream_errors_are_mapped(
-    openai_client: openai.OpenAI, marker: str, status, error_class, proxy_status, stream
+    openai_client: openai.OpenAI,
+    upstream: FakeAnthropic,
+    marker: str,
+    status,
+    error_class,
+    proxy_status,
+    stream,
 ):
     content = f"{marker} {fake_directive(status=status, fail_headers={'retry-after': '3'})}"
     with pytest.raises(error_class) as caught:
@@ -150,3 +156,8 @@ def test_upstream_errors_are_mapped(
         assert int(err.response.headers["retry-after"]) >= 1
     if status == 401:
         assert body["type"] == "authentication_error"
+    if status >= 500:  # transient: retried by the proxy (base_settings: 2 retries), then 503
+        assert "retry-after" in err.response.headers
+        assert len(upstream_requests(upstream, marker)) == 3
+    else:  # 401 and 429 are not retried
+        assert len(upstream_requests(upstream, marker)) == 1

@@ -1,0 +1,92 @@
+"""Conversations as the live-process reuse sees them: exact history, hashed.
+
+A CLI process that has answered a turn holds that conversation's history itself. It may take
+the next turn only when the new request repeats exactly what the process holds (same model,
+same system prompt, same messages, the process's own reply verbatim) and adds one user
+message. Anything less exact (tool messages, names, edited history) goes to a fresh process.
+Pure functions: tested without processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .cli_to_openai import TextAssembler
+from .errors import InvalidRequest
+from .events import AssistantBlock, CliEvent
+from .openai_to_cli import INSTRUCTION_ROLES, text_from_content
+
+# ((role, text), ...) with role "user" or "assistant"; instructions live in the system prompt.
+Conversation = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessKey:
+    """What a CLI process is fixed to when it starts: model and system prompt."""
+
+    cli_model: str
+    system_prompt: str | None = None
+
+    @property
+    def label(self) -> str:
+        """For logs and /health: the model and a short digest, never the prompt itself."""
+        if self.system_prompt is None:
+            return self.cli_model
+        digest = hashlib.sha256(self.system_prompt.encode()).hexdigest()[:8]
+        return f"{self.cli_model}+system:{digest}"
+
+
+def conversation_from_messages(messages: Sequence[dict[str, Any]]) -> Conversation | None:
+    """The plain user/assistant exchange, or None when it holds anything else."""
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        role = message.get("role")
+        if role in INSTRUCTION_ROLES:
+            continue
+        if role not in ("user", "assistant"):
+            return None
+        if message.get("name") or message.get("tool_calls") or message.get("function_call"):
+            return None
+        try:
+            text = text_from_content(message.get("content"), "content")
+        except InvalidRequest:
+            return None
+        turns.append((role, text))
+    return tuple(turns) if turns else None
+
+
+def continuation(conversation: Conversation) -> tuple[Conversation, str] | None:
+    """(history a live process must hold, the new user text), or None for a first turn."""
+    if len(conversation) < 3:
+        return None
+    (prev_role, _), (role, text) = conversation[-2], conversation[-1]
+    if prev_role != "assistant" or role != "user" or not text.strip():
+        return None
+    return conversation[:-1], text
+
+
+def conversation_digest(key: ProcessKey, conversation: Conversation) -> str:
+    """One hash for (model, system prompt, exact history)."""
+    payload = [key.cli_model, key.system_prompt, [list(turn) for turn in conversation]]
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+class ReplyText:
+    """The assistant text of one turn, joined by the same rule the client's answer uses."""
+
+    def __init__(self) -> None:
+        self._assembler = TextAssembler()
+        self._parts: list[str] = []
+
+    def feed(self, event: CliEvent) -> None:
+        if isinstance(event, AssistantBlock) and event.kind == "text" and not event.is_api_error:
+            self._parts.append(self._assembler.on_text(event.message_id, event.text))
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
