@@ -188,7 +188,7 @@ class ChunkBuilder:
         self.model = model
         self._text = TextAssembler()
         self._stop_reason: str | None = None
-        # The API message being streamed (CLIs before 2.1.3xx omit `api_message_id` on
+        # The API message being streamed (CLI 2.1.197 and older omit `api_message_id` on
         # stream events, so the id comes from `message_start`), and every streamed message.
         self._message_id: str | None = None
         self._streamed: set[str | None] = set()
