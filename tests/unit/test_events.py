@@ -307,7 +307,7 @@ def test_model_fallback_is_other_and_retries_continue():
         ("532", None),
         (True, None),  # a bool is not a number of milliseconds
         (-5, None),
-        (10**400, None),  # a JSON int too large for a float
+        pytest.param(10**400, None, id="int-too-large-for-a-float"),
     ],
 )
 def test_api_retry_delay_is_a_finite_number_or_none(value, expected):
