@@ -16,6 +16,7 @@ from .errors import (
     Overloaded,
     ProxyError,
     RateLimited,
+    Timeout,
     UpstreamError,
 )
 from .events import (
@@ -101,6 +102,10 @@ def error_from_result(result: Result, *, retry_after: float | None = None) -> Pr
     if status == 529 or status == 503:
         return Overloaded(message, retry_after=retry_after or 1.0)
     if status is not None:
+        return UpstreamError(message)
+    if result.terminal_reason == "api_error":  # no HTTP status: connection failure or stall
+        if "timed out" in message.lower() or "timeout" in message.lower():
+            return Timeout(message, code="upstream_timeout")
         return UpstreamError(message)
     if result.subtype == "error_max_turns":
         return CliFailed(message, code="max_turns")

@@ -24,6 +24,7 @@ from cli_bridge.errors import (
     InvalidRequest,
     Overloaded,
     RateLimited,
+    Timeout,
     UpstreamError,
 )
 from cli_bridge.events import (
@@ -326,6 +327,22 @@ def test_interrupted_turn_is_cli_failed():
     assert isinstance(err, CliFailed)
     assert err.code == "cli_failed"
     assert err.message.startswith("[ede_diagnostic]")
+
+
+def test_stream_idle_timeout_is_504():
+    err = error_from_result(events("j_upstream_hang_idle5s_no_fallback")[-1])
+    assert isinstance(err, Timeout)
+    assert (err.status, err.code) == (504, "upstream_timeout")
+    assert "Stream idle timeout" in err.message
+
+
+def test_api_error_without_status_is_upstream_error():
+    result = result_with(
+        is_error=True, terminal_reason="api_error", result="API Error: Connection refused"
+    )
+    err = error_from_result(result)
+    assert isinstance(err, UpstreamError)
+    assert (err.status, err.code) == (502, "upstream_error")
 
 
 def test_error_without_any_text_names_the_subtype():
