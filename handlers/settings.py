@@ -110,9 +110,12 @@ def settings_from_args(
         Catalogue(models)  # refuse unusable values (e.g. `id=--tools`) now, not at app start
     except ValueError as exc:
         parser.error(str(exc))
+    port = args.legacy_port if args.legacy_port is not None else args.port
+    if not 0 <= port <= 65535:
+        parser.error(f"port must be between 0 and 65535, got {port}")
     return Settings(
         host=args.host,
-        port=args.legacy_port if args.legacy_port is not None else args.port,
+        port=port,
         claude_bin=args.claude_bin,
         request_timeout=args.timeout,
         stall_timeout=args.stall_timeout,

@@ -166,3 +166,10 @@ def test_bridge_config():
     assert config.debug is True
     assert config.runtime_dir == s.runtime_dir
     assert config.tools == ""  # Claude Code's own tools stay off
+
+
+@pytest.mark.parametrize("argv", [["--port", "99999"], ["--port", "-1"], ["70000"]])
+def test_port_out_of_range_is_a_usage_error(argv):
+    with pytest.raises(SystemExit) as caught:
+        settings_from_args(argv, environ={})
+    assert caught.value.code == 2
