@@ -29,6 +29,7 @@ HALF_LIFE = 600.0  # seconds for a key's demand to halve
 MIN_SCORE = 0.2  # below this a key is not worth a warm process
 SEED_SCORE = 1.0  # the default key's standing demand, so the pool is warm before traffic
 MAX_KEYS = 32
+BACKOFF = 0.25  # first back-off after a failed start; doubles per failure
 MAX_BACKOFF = 60.0
 EARLY_DEATH = 10.0  # a warm process dead this young counts as a start failure
 
@@ -165,14 +166,11 @@ class WarmPool:
         self._wake.set()
 
     # --- background refill ----------------------------------------------------------------
-    def _recycle(self, now: float) -> float | None:
-        """Retire dead and over-age workers; seconds until the next one expires."""
-        next_expiry: float | None = None
+    def _recycle(self, now: float) -> None:
+        """Retire dead and over-age warm workers."""
         for worker in list(self._idle):
             age = now - worker.idle_since
             if worker.alive and age < self.idle_limit:
-                left = self.idle_limit - age
-                next_expiry = left if next_expiry is None else min(next_expiry, left)
                 continue
             self._idle.remove(worker)
             if worker.alive:
@@ -183,17 +181,20 @@ class WarmPool:
                 tail = worker.proc.stderr_tail
                 log.warning("warm CLI pid %s exited by itself: %s", worker.pid, tail)
             self._retire(worker, False)
-        return next_expiry
+
+    def _next_expiry(self, now: float) -> float | None:
+        ages = [now - worker.idle_since for worker in self._idle]
+        return max(0.0, self.idle_limit - max(ages)) if ages else None
 
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            wait = self._recycle(time.monotonic())
+            self._recycle(time.monotonic())
             if self._failures:  # the CLI is missing or crashing: do not spin
-                await asyncio.sleep(min(MAX_BACKOFF, 0.5 * 2**self._failures))
+                await asyncio.sleep(min(MAX_BACKOFF, BACKOFF * 2**self._failures))
             await self._fill()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
+                async with asyncio.timeout(self._next_expiry(time.monotonic())):
                     await self._wake.wait()
 
     async def _fill(self) -> None:

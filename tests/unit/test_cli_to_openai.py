@@ -26,6 +26,7 @@ from cli_bridge.errors import (
     RateLimited,
     Timeout,
     UpstreamError,
+    UpstreamUnavailable,
 )
 from cli_bridge.events import (
     AssistantBlock,
@@ -281,11 +282,12 @@ def test_529_is_overloaded_503():
     assert err.headers() == {"Retry-After": "4"}
 
 
-def test_500_is_upstream_error_502():
+def test_500_is_upstream_unavailable_503():
+    # Transient 5xx: the proxy retries it (retry.py), then answers 503 with Retry-After.
     err = error_from_result(events("i_500_forever")[-1])
-    assert isinstance(err, UpstreamError)
-    assert err.status == 502
-    assert err.code == "upstream_error"
+    assert isinstance(err, UpstreamUnavailable)
+    assert (err.status, err.code, err.upstream_status) == (503, "upstream_error", 500)
+    assert err.headers() == {"Retry-After": "1"}
     assert "500 Internal server error" in err.message
 
 
@@ -304,13 +306,15 @@ def test_400_is_invalid_request():
         (413, InvalidRequest, 400),
         (503, Overloaded, 503),
         (404, UpstreamError, 502),
-        (502, UpstreamError, 502),
+        (502, UpstreamUnavailable, 503),
+        (500, UpstreamUnavailable, 503),
     ],
 )
 def test_other_statuses(status, cls, http):
     err = error_from_result(result_with(is_error=True, api_error_status=status, result="boom"))
     assert type(err) is cls
     assert err.status == http
+    assert err.upstream_status == status
     assert err.message.endswith("boom")
 
 

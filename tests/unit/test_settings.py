@@ -14,7 +14,7 @@ def test_defaults():
     assert s.port == 3456
     assert s.claude_bin == "claude"
     assert s.request_timeout == 900.0
-    assert s.stall_timeout == 0.0
+    assert s.stall_timeout == 180.0  # generous but finite (README, Watchdogs)
     assert s.keepalive_interval == 15.0
     assert s.debug is False
     assert s.log_level == "info"
