@@ -147,6 +147,10 @@ class WarmPool:
         while self._idle:
             self._retire(self._idle.pop(), False)
 
+    def pids(self) -> list[int]:
+        """Warm process ids, oldest first (tests and debugging)."""
+        return [worker.pid for worker in self._idle]
+
     def stats(self) -> dict[str, Any]:
         by_key: dict[str, int] = {}
         for worker in self._idle:

@@ -84,6 +84,10 @@ class LiveSessions:
         while self.reclaim() is not None:
             pass
 
+    def pids(self) -> list[int]:
+        """Parked process ids, least recently parked first (tests and debugging)."""
+        return [worker.pid for worker, _ in self._parked.values()]
+
     def stats(self) -> dict[str, Any]:
         return {
             "idle_window": self.idle_window,

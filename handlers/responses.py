@@ -57,7 +57,7 @@ class CompletionResponse(Response):
             if not work.done():  # the client left: kill the CLI, answer nobody
                 work.cancel()
                 self.turn.cancel()
-        if work.cancelled():
+        if not work.done() or work.cancelled():  # the client left: answer nobody
             return
         try:
             response: Response = JSONResponse(work.result())

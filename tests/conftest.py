@@ -25,6 +25,7 @@ from conformance.cli_install import ensure_claude
 from conformance.fake_anthropic import FakeAnthropic
 from handlers.app import create_app
 from handlers.settings import Settings
+from handlers.state import AppState
 from tests.contract import Contract
 
 
@@ -55,6 +56,7 @@ class RunningProxy:
     url: str
     settings: Settings
     server: uvicorn.Server
+    state: AppState | None = None  # the app's live state (bridge, pool, ...) for inspection
 
     @property
     def v1(self) -> str:
@@ -64,10 +66,14 @@ class RunningProxy:
 @contextlib.contextmanager
 def serve(settings: Settings) -> Iterator[RunningProxy]:
     """The real app on uvicorn, on a free 127.0.0.1 port, in a thread."""
-    settings = replace(settings, host="127.0.0.1", port=free_port())
+    port = free_port()
+    # Each proxy its own runtime dir: its lifespan removes it, and tests find its CLIs by cwd.
+    runtime_dir = settings.runtime_dir / f"port-{port}"
+    settings = replace(settings, host="127.0.0.1", port=port, runtime_dir=runtime_dir)
+    states: list[AppState] = []
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            create_app(settings, on_ready=states.append),
             host="127.0.0.1",
             port=settings.port,
             log_level="warning",
@@ -82,7 +88,8 @@ def serve(settings: Settings) -> Iterator[RunningProxy]:
             raise RuntimeError("proxy did not start")
         time.sleep(0.02)
     try:
-        yield RunningProxy(f"http://127.0.0.1:{settings.port}", settings, server)
+        state = states[0] if states else None
+        yield RunningProxy(f"http://127.0.0.1:{settings.port}", settings, server, state)
     finally:
         server.should_exit = True
         thread.join(30)
@@ -153,21 +160,24 @@ def upstream_requests(fake: FakeAnthropic, marker: str) -> list[dict]:
     return [r for r in fake.requests if marker in json.dumps(r.get("body"))]
 
 
-def cli_children() -> list[psutil.Process]:
-    """Live (non-zombie) claude processes started by this test process."""
+def cli_children(under: Path | None = None) -> list[psutil.Process]:
+    """Live (non-zombie) claude processes started by this test process; with `under`, only
+    those whose working directory is inside it (one proxy's runtime dir)."""
     out = []
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
             cmdline = child.cmdline()
             # Our CLI argv always carries stream-json (fake CLIs written by tests too); the
             # orphan sentinel and proxy subprocesses never do, whatever the checkout path.
-            if child.status() != psutil.STATUS_ZOMBIE and "stream-json" in cmdline:
+            if child.status() == psutil.STATUS_ZOMBIE or "stream-json" not in cmdline:
+                continue
+            if under is None or Path(child.cwd()).is_relative_to(under):
                 out.append(child)
     return out
 
 
-def wait_no_cli_children(timeout: float = 10.0) -> list[psutil.Process]:
+def wait_no_cli_children(timeout: float = 10.0, under: Path | None = None) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout
-    while (left := cli_children()) and time.monotonic() < deadline:
+    while (left := cli_children(under)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
