@@ -29,6 +29,7 @@ HALF_LIFE = 600.0  # seconds for a key's demand to halve
 MIN_SCORE = 0.2  # below this a key is not worth a warm process
 SEED_SCORE = 1.0  # the default key's standing demand, so the pool is warm before traffic
 MAX_KEYS = 32
+REFILL_DELAY = 0.5  # seconds after a take before starting its replacement
 BACKOFF = 0.25  # first back-off after a failed start; doubles per failure
 MAX_BACKOFF = 60.0
 EARLY_DEATH = 10.0  # a warm process dead this young counts as a start failure
@@ -106,10 +107,10 @@ class WarmPool:
             self._scheduler.on_release.append(self._wake.set)
 
     def note(self, key: ProcessKey) -> None:
-        """A request for `key` arrived (hit or miss): learn it."""
+        """A request for `key` arrived (hit or miss): learn it. No refill now: a CLI start
+        takes a CPU core for ~0.4 s, which would slow the very request that arrived."""
         if self.enabled:
             self.demand.record(key, time.monotonic())
-            self._wake.set()
 
     def take(self, key: ProcessKey) -> Worker | None:
         """A warm worker for `key` (now owned by the caller), or None."""
@@ -122,7 +123,8 @@ class WarmPool:
             if worker.alive:
                 self.hits += 1
                 self._failures = 0
-                self._wake.set()
+                # Refill once the taker is past its first token (same reason as in note).
+                asyncio.get_running_loop().call_later(REFILL_DELAY, self._wake.set)
                 return worker
             self._retire(worker, False)
         self.misses += 1

@@ -44,7 +44,11 @@ class Turn:
         TimeoutError when nothing arrived within `timeout` (the turn keeps running)."""
         if self._done:
             return None
-        item = await asyncio.wait_for(self._queue.get(), timeout)
+        if not self._queue.empty():  # the common case while streaming: no timer, no task
+            item = self._queue.get_nowait()
+        else:
+            async with asyncio.timeout(timeout):
+                item = await self._queue.get()
         if item is _END:
             self._done = True
             return None

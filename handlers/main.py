@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from types import FrameType
 import uvicorn
 
 from .app import create_app
-from .settings import settings_from_args
+from .settings import Settings, settings_from_args
 from .state import AppState
 
 
@@ -57,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    serve(settings)
+    return 0
+
+
+def serve(settings: Settings) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down cleanly (see the module docstring)."""
     drain = Drain()
     config = uvicorn.Config(
         create_app(settings, on_ready=drain.attach),
@@ -65,11 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+    # The app, spec and validators are loaded: keep those long-lived objects out of every
+    # future garbage collection, so full collections stay short while chunks stream.
+    gc.freeze()
     print(f"Claude Max API Proxy on http://{settings.host}:{settings.port}", file=sys.stderr)
     # uvicorn re-raises a captured SIGINT once it has shut down.
     with contextlib.suppress(KeyboardInterrupt):
         DrainingServer(config, drain).run()
-    return 0
 
 
 if __name__ == "__main__":

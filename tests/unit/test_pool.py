@@ -114,7 +114,8 @@ async def settle() -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_pool_fills_with_the_seed_and_serves_it_once():
+async def test_pool_fills_with_the_seed_and_serves_it_once(monkeypatch):
+    monkeypatch.setattr("cli_bridge.pool.REFILL_DELAY", 0.01)
     pool, scheduler, spawned, _ = make_pool(size=2)
     pool.start()
     await settle()
@@ -122,8 +123,11 @@ async def test_pool_fills_with_the_seed_and_serves_it_once():
     assert pool.take(SONNET) is None and pool.stats()["misses"] == 1
     worker = pool.take(OPUS)
     assert worker is spawned[0] and pool.stats()["hits"] == 1
+    pool.note(OPUS)  # a request arriving does not start a CLI next to it
+    await asyncio.sleep(0)
+    assert pool.stats()["warm"] == 1
     await settle()
-    assert pool.stats()["warm"] == 2, "refilled in the background"
+    assert pool.stats()["warm"] == 2, "refilled in the background, shortly after"
     assert worker not in pool._idle, "a taken worker never comes back to the pool"
     await pool.aclose()
     assert pool.stats()["warm"] == 0 and scheduler.used == 1  # only the taken one
