@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 
 import httpx
 
@@ -27,60 +30,97 @@ def is_content(line: str) -> bool:
     return line.startswith("data: {") and '"content":"' in line and '"content":""' not in line
 
 
-def stream(client: httpx.Client, url: str, messages: list[dict]) -> tuple[float, str, list]:
-    """(TTFT in s, answer text, [(arrival time, SSE line)] for content chunks)."""
+@dataclass
+class Answer:
+    sent: float  # when the client sent the request
+    chunks: list[tuple[float, str]]  # (arrival, SSE line) of each content chunk
+
+    @property
+    def ttft(self) -> float:
+        return self.chunks[0][0] - self.sent
+
+    @property
+    def text(self) -> str:
+        return "".join(piece for _, piece in self.pieces())
+
+    def pieces(self) -> list[tuple[float, str]]:
+        return [(at, json.loads(c[5:])["choices"][0]["delta"]["content"]) for at, c in self.chunks]
+
+
+def stream(client: httpx.Client, url: str, messages: list[dict]) -> Answer:
     body = {"model": "opus", "messages": messages, "stream": True}
-    chunks: list[tuple[float, str]] = []
-    started = time.monotonic()
+    answer = Answer(time.monotonic(), [])
     with client.stream("POST", f"{url}/v1/chat/completions", json=body) as r:
         r.raise_for_status()
         for line in r.iter_lines():
-            now = time.monotonic()
+            now = time.monotonic()  # before any parsing
             if is_content(line):
-                chunks.append((now, line))
-    if not chunks:
+                answer.chunks.append((now, line))
+    if not answer.chunks:
         raise RuntimeError("no content streamed")
-    import json
+    return answer
 
-    text = "".join(json.loads(c[5:])["choices"][0]["delta"]["content"] for _, c in chunks)
-    return chunks[0][0] - started, text, chunks
+
+def turns_inside(trace: list[tuple[float, str, int, str]]) -> list[tuple[float, int, float]]:
+    """(stdin write, pid, first text_delta line read after it) for each user turn written."""
+    out: list[list] = []
+    open_turn: dict[int, int] = {}
+    for at, what, pid, _ in trace:
+        if what == "write":
+            open_turn[pid] = len(out)
+            out.append([at, pid, None])
+        elif what == "line" and pid in open_turn:
+            out[open_turn.pop(pid)][2] = at
+    return [tuple(turn) for turn in out]  # type: ignore[misc]
+
+
+def added_inside(answers: list[Answer], turns: list, starts: list[float]) -> dict[str, list]:
+    """Proxy time on the TTFT path: request sent → CLI started (or input written to a warm
+    or live one), and first delta read from the CLI → client has it."""
+    before = [start - a.sent for a, start in zip(answers, starts, strict=True)]
+    after = [a.chunks[0][0] - t[2] for a, t in zip(answers, turns, strict=True)]
+    added = [b + c for b, c in zip(before, after, strict=True)]
+    return {"before": before, "after": after, "added": added}
+
+
+def inside_rows(inside: dict[str, list], start: str) -> list[list[str]]:
+    return [
+        ["added by the proxy, measured inside (median)", ms(median(inside["added"]), 2)],
+        [f"… request sent → {start} (median)", ms(median(inside["before"]), 2)],
+        [
+            "… first delta read from the CLI → client has it (median)",
+            ms(median(inside["after"]), 2),
+        ],
+    ]
+
+
+def ms(seconds: float, digits: int = 0) -> str:
+    return f"{seconds * 1000:.{digits}f} ms"
 
 
 def bench_ttft(bench: Bench, runs: int) -> dict[str, float]:
     """Cold start through the proxy vs the CLI run directly, interleaved."""
-    direct, proxied, starts = [], [], []
+    direct, answers = [], []
     with bench.proxy(*COLD) as proxy, httpx.Client(timeout=60) as client:
         stream(client, proxy.url, [{"role": "user", "content": "warm-up"}])
         for i in range(runs):
             prompt = f"ttft {i} {uuid.uuid4().hex[:6]}"
             direct.append(bench.direct_ttft(prompt))
-            sent = time.monotonic()
-            ttft, _, chunks = stream(client, proxy.url, [{"role": "user", "content": prompt}])
-            proxied.append(ttft)
-            starts.append((sent, chunks[0][0]))
+            answers.append(stream(client, proxy.url, [{"role": "user", "content": prompt}]))
             time.sleep(0.2)  # let the retired process go before the next cold start
     trace = proxy.trace()
-    spawns = [t for t, what, _, _ in trace if what == "spawn"][1:]  # skip the warm-up
-    first_lines: dict[int, float] = {}
-    write_pid = [pid for _, what, pid, _ in trace if what == "write"][1:]
-    for t, what, pid, _ in trace:
-        if what == "line" and pid not in first_lines:
-            first_lines[pid] = t
-    before = [spawn - sent for spawn, (sent, _) in zip(spawns, starts, strict=True)]
-    after = [arrive - first_lines[pid] for pid, (_, arrive) in zip(write_pid, starts, strict=True)]
-    added = [b + a for b, a in zip(before, after, strict=True)]
-    md, mp = median(direct), median(proxied)
+    spawns = [at for at, what, _, _ in trace if what == "spawn"][1:]  # skip the warm-up
+    inside = added_inside(answers, turns_inside(trace)[1:], spawns)
+    md, mp = median(direct), median([a.ttft for a in answers])
     rows = [
-        ["CLI run directly: spawn → first text_delta", f"{md * 1000:.0f} ms"],
-        ["through the proxy (cold): request → first content chunk", f"{mp * 1000:.0f} ms"],
+        ["CLI run directly: spawn → first text_delta", ms(md)],
+        ["through the proxy (cold): request → first content chunk", ms(mp)],
         ["difference of medians (proxy − direct)", f"{(mp - md) * 1000:+.1f} ms"],
         ["ratio proxy / direct", f"{mp / md:.3f}"],
-        ["added by the proxy, measured inside (median)", f"{median(added) * 1000:.2f} ms"],
-        ["… request received → CLI spawn (median)", f"{median(before) * 1000:.2f} ms"],
-        ["… first delta read from CLI → client has it (median)", f"{median(after) * 1000:.2f} ms"],
+        *inside_rows(inside, "CLI spawn"),
     ]
     print(table(f"Time to first token, cold start ({runs} runs each)", ["", "value"], rows))
-    return {"direct": md, "cold": mp, "added": median(added), "difference": mp - md}
+    return {"direct": md, "cold": mp, "added": median(inside["added"]), "difference": mp - md}
 
 
 def wait_warm(proxy: Proxy, count: int = 1, settle: float = 1.5) -> None:
@@ -93,43 +133,51 @@ def wait_warm(proxy: Proxy, count: int = 1, settle: float = 1.5) -> None:
 
 
 def bench_warm(bench: Bench, runs: int, cold: float) -> dict[str, float]:
-    samples = []
+    answers = []
     with bench.proxy("--pool-size", "1", "--session-idle", "0") as proxy:
         with httpx.Client(timeout=60) as client:
             for i in range(runs):
                 wait_warm(proxy)
                 messages = [{"role": "user", "content": f"warm {i} {uuid.uuid4().hex[:6]}"}]
-                samples.append(stream(client, proxy.url, messages)[0])
+                answers.append(stream(client, proxy.url, messages))
         hits = proxy.health()["pool"]["hits"]
+    turns = turns_inside(proxy.trace())
+    inside = added_inside(answers, turns, [t[0] for t in turns])
+    samples = [a.ttft for a in answers]
     warm = median(samples)
     rows = [
-        ["warm pool: request → first content chunk (median)", f"{warm * 1000:.0f} ms"],
-        ["p90", f"{pct(samples, 90) * 1000:.0f} ms"],
+        ["warm pool: request → first content chunk (median)", ms(warm)],
+        ["p90", ms(pct(samples, 90))],
         ["ratio warm / cold (target ≤ 0.25)", f"{warm / cold:.3f}"],
         ["requests served by a warm process", f"{hits} of {runs}"],
+        *inside_rows(inside, "prompt written to the warm CLI"),
     ]
     print(table(f"Warm pool ({runs} runs)", ["", "value"], rows))
     return {"warm": warm, "ratio": warm / cold}
 
 
 def bench_next_turn(bench: Bench, runs: int, cold: float) -> dict[str, float]:
-    samples = []
+    answers = []
     with bench.proxy("--pool-size", "0", "--session-idle", "60") as proxy:
         with httpx.Client(timeout=60) as client:
             for i in range(runs):
                 first = [{"role": "user", "content": f"conversation {i} {uuid.uuid4().hex[:6]}"}]
-                _, reply, _ = stream(client, proxy.url, first)
+                reply = stream(client, proxy.url, first).text
                 time.sleep(0.3)  # the client shows the answer; the user types the next line
                 second = [*first, {"role": "assistant", "content": reply}]
                 second.append({"role": "user", "content": "and then?"})
-                samples.append(stream(client, proxy.url, second)[0])
+                answers.append(stream(client, proxy.url, second))
         hits = proxy.health()["pool"]["sessions"]["hits"]
+    turns = turns_inside(proxy.trace())[1::2]  # every second turn written is a next turn
+    inside = added_inside(answers, turns, [t[0] for t in turns])
+    samples = [a.ttft for a in answers]
     live = median(samples)
     rows = [
-        ["next turn on the live process (median)", f"{live * 1000:.0f} ms"],
-        ["p90", f"{pct(samples, 90) * 1000:.0f} ms"],
+        ["next turn on the live process (median)", ms(live)],
+        ["p90", ms(pct(samples, 90))],
         ["ratio next turn / cold (target ≤ 0.15)", f"{live / cold:.3f}"],
         ["turns continued on their live process", f"{hits} of {runs}"],
+        *inside_rows(inside, "new user message written to the live CLI"),
     ]
     print(table(f"Next turn of a conversation ({runs} runs)", ["", "value"], rows))
     return {"live": live, "ratio": live / cold}
@@ -141,12 +189,9 @@ def bench_chunks(bench: Bench, requests: int) -> dict[str, float]:
     directive = fake_directive(reply=words, n_chunks=40, chunk_delay=0.02)
     arrivals: dict[str, float] = {}
     with bench.proxy(*COLD) as proxy, httpx.Client(timeout=60) as client:
-        import json
-
         for i in range(requests):
             messages = [{"role": "user", "content": f"chunks {i} {directive}"}]
-            for at, line in stream(client, proxy.url, messages)[2]:
-                piece = json.loads(line[5:])["choices"][0]["delta"]["content"]
+            for at, piece in stream(client, proxy.url, messages).pieces():
                 arrivals[f"{i}:{piece}"] = at
     added, later, pid_turn, seen = [], [], {}, 0
     for at, what, pid, line in proxy.trace():
@@ -281,6 +326,7 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     with Bench(ensure_claude()) as bench:
         print(f"CLI {bench.claude_bin}; fake upstream {bench.upstream_url}")
+        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         cold = None
         if only & {"ttft", "warm", "next"}:
             results["ttft"] = bench_ttft(bench, args.runs)
@@ -295,6 +341,7 @@ def main() -> None:
             results["burst"] = bench_burst(bench)
         if "rps" in only:
             results["rps"] = bench_rps(bench)
+    print(f"\nload average after: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print_targets(results)
 
 
