@@ -60,6 +60,8 @@ class CliRequest:
     # The plain user/assistant history (conversation.py), when the request is one: a live
     # process holding exactly this history minus the last user message may answer it.
     conversation: Conversation | None = None
+    # Who asked (an API key id, once keys exist): live processes are never shared across.
+    owner: str | None = None
 
     @property
     def key(self) -> ProcessKey:
@@ -205,7 +207,7 @@ class ClaudeBridge:
         if reuse and request.conversation is not None:
             found = continuation(request.conversation)
             if found is not None:
-                worker = self.sessions.take(conversation_digest(key, found[0]))
+                worker = self.sessions.take(conversation_digest(key, found[0], request.owner))
                 if worker is not None:
                     self._debug("pid=%s continues its conversation", worker.pid)
                     return worker, found[1], True
@@ -271,7 +273,7 @@ class ClaudeBridge:
         if self._draining or request.conversation is None or not self.sessions.enabled:
             return False
         held = (*request.conversation, ("assistant", reply))
-        return self.sessions.park(worker, conversation_digest(key, held))
+        return self.sessions.park(worker, conversation_digest(key, held, request.owner))
 
     async def _next_line(self, worker: Worker, deadline: float) -> bytes:
         remaining = deadline - time.monotonic()

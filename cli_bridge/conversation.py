@@ -69,9 +69,15 @@ def continuation(conversation: Conversation) -> tuple[Conversation, str] | None:
     return conversation[:-1], text
 
 
-def conversation_digest(key: ProcessKey, conversation: Conversation) -> str:
-    """One hash for (model, system prompt, exact history)."""
-    payload = [key.cli_model, key.system_prompt, [list(turn) for turn in conversation]]
+def conversation_digest(
+    key: ProcessKey, conversation: Conversation, owner: str | None = None
+) -> str:
+    """One hash for (model, system prompt, exact history, and who asked).
+
+    `owner` (e.g. the API key's id) keeps one client's live process from another client who
+    sends the same visible history: with tools on, a CLI also holds tool results the
+    client never saw."""
+    payload = [key.cli_model, key.system_prompt, [list(t) for t in conversation], owner]
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(data.encode()).hexdigest()
 

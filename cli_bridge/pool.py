@@ -215,7 +215,8 @@ class WarmPool:
                 worker = await self._spawn(key)
             except Exception as exc:
                 self._failures = min(self._failures + 1, 8)
-                log.warning("warm pool could not start a CLI process: %s", exc)
+                level = logging.WARNING if self._failures == 1 else logging.DEBUG
+                log.log(level, "warm pool could not start a CLI process: %s", exc)
                 return
             self.spawned += 1
             self._idle.append(worker)

@@ -67,6 +67,8 @@ def test_digest_covers_model_system_prompt_and_exact_history():
     assert base != conversation_digest(ProcessKey("opus", "sys"), conv)
     assert base != conversation_digest(KEY, (("user", "a"), ("assistant", "b ")))
     assert base != conversation_digest(KEY, (("user", "a"),))
+    assert base != conversation_digest(KEY, conv, owner="key-1")
+    assert conversation_digest(KEY, conv, "key-1") != conversation_digest(KEY, conv, "key-2")
     # No separator trick: ("ab", "") and ("a", "b") differ.
     assert conversation_digest(KEY, (("user", "ab"),)) != conversation_digest(
         KEY, (("user", "a"), ("user", "b"))
