@@ -23,6 +23,7 @@ from .config import BridgeConfig
 from .environment import child_env
 from .errors import CliFailed, Timeout
 from .events import ApiRetry, CliEvent, MalformedLine, Result, event_from_line
+from .observer import TurnObserver
 from .openai_to_cli import stdin_line_from_prompt
 from .process import CliProcess
 from .turn import Turn
@@ -40,8 +41,14 @@ class CliRequest:
 
 
 class ClaudeBridge:
-    def __init__(self, config: BridgeConfig, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        environ: Mapping[str, str] | None = None,
+        observer: TurnObserver | None = None,
+    ) -> None:
         self.config = config
+        self.observer = observer
         self._environ = dict(os.environ if environ is None else environ)
         self._live: set[CliProcess] = set()
         self._reapers: set[asyncio.Task[None]] = set()
@@ -102,6 +109,7 @@ class ClaudeBridge:
         env = child_env(self._environ, cfg.extra_env, tmpdir=str(run_dir / "tmp"))
         proc: CliProcess | None = None
         finished = False
+        watch = self.observer.watch_turn(request.cli_model) if self.observer else None
         try:
             proc = await CliProcess.spawn(argv, env=env, cwd=cwd)
             self._live.add(proc)
@@ -119,6 +127,8 @@ class ClaudeBridge:
                     log.warning("CLI pid %s printed a malformed line (%s)", proc.pid, exc)
                     continue
                 self._debug("pid=%s event %s", proc.pid, type(event).__name__)
+                if watch is not None:
+                    watch(event)
                 if isinstance(event, ApiRetry) and event.retry_delay_ms is not None:
                     retry_after = event.retry_delay_ms / 1000
                 if isinstance(event, Result):

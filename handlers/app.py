@@ -15,10 +15,12 @@ from starlette.exceptions import HTTPException
 
 from cli_bridge import Catalogue, ClaudeBridge, ProxyError
 
-from . import errors
+from . import errors, guards, security
+from .metrics import Metrics
 from .settings import Settings
 from .state import AppState, probe_cli
 from .validation import VALIDATOR_MAP
+from .version import VERSION
 
 log = logging.getLogger("claude_max_api")
 
@@ -35,16 +37,17 @@ def spec_path() -> Path:
 
 def create_app(settings: Settings) -> connexion.AsyncApp:
     catalogue = Catalogue(settings.models)
+    metrics = Metrics(VERSION)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
-        bridge = ClaudeBridge(settings.bridge_config())
+        bridge = ClaudeBridge(settings.bridge_config(), observer=metrics)
         await bridge.start()
         cli = await probe_cli(settings.claude_bin)
         if not cli.found:
             log.warning("Claude CLI %r not found: chat requests will get 503", settings.claude_bin)
         try:
-            yield {"proxy": AppState(settings, catalogue, bridge, cli)}
+            yield {"proxy": AppState(settings, catalogue, bridge, cli), "metrics": metrics}
         finally:
             await bridge.aclose()
             shutil.rmtree(settings.runtime_dir, ignore_errors=True)
@@ -59,4 +62,7 @@ def create_app(settings: Settings) -> connexion.AsyncApp:
     for status in (404, 405):
         app.add_error_handler(status, errors.on_http_exception)
     app.add_error_handler(Exception, errors.on_unhandled)
+    guards.install(app, settings, metrics)
+    for warning in security.startup_warnings(settings):
+        log.warning("%s", warning)
     return app

@@ -12,13 +12,19 @@ from cli_bridge import CliRequest
 from cli_bridge.cli_to_openai import ChunkBuilder, CompletionBuilder
 from cli_bridge.openai_to_cli import input_from_messages
 
-from . import state
+from . import access, limits, state
 from .responses import CompletionResponse, open_stream
 
 
 async def create_chat_completion(body: dict[str, Any]) -> Response:
     app = state.current()
     entry = app.catalogue.resolve(body["model"])
+    access.note_model(entry.id)
+    limits.check_messages(
+        body["messages"],
+        max_messages=app.settings.max_messages,
+        max_chars=app.settings.max_message_chars,
+    )
     cli_input = input_from_messages(body["messages"])
     request = CliRequest(entry.cli_model, cli_input.prompt, cli_input.system_prompt)
 

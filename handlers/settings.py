@@ -12,6 +12,8 @@ from pathlib import Path
 from cli_bridge import BridgeConfig
 from cli_bridge.catalogue import parse_model_mappings
 
+from .safety_options import add_safety_flags, safety_settings
+
 TRUE = {"1", "true", "yes", "on"}
 
 
@@ -29,6 +31,16 @@ class Settings:
     models: dict[str, str] = field(default_factory=dict)
     runtime_dir: Path = field(default_factory=lambda: default_runtime_dir())
     cli_env: dict[str, str] = field(default_factory=dict)
+    # Safety (see handlers/security.py and README "Security").
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    allowed_hosts: tuple[str, ...] = ()  # extra Host names on top of the defaults
+    cors_origins: tuple[str, ...] = ()
+    claude_tools: str = ""  # Claude Code's built-in tools: "" = none
+    workdir: Path | None = None  # fixed CLI working directory; None = empty one per run
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_messages: int = 1000
+    max_message_chars: int = 1_000_000
+    log_format: str = "text"
 
     def bridge_config(self) -> BridgeConfig:
         return BridgeConfig(
@@ -39,6 +51,8 @@ class Settings:
             kill_grace=self.kill_grace,
             debug=self.debug,
             extra_env=dict(self.cli_env),
+            tools=self.claude_tools,
+            workdir=self.workdir,
         )
 
 
@@ -57,6 +71,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="claude-max-api",
         description="OpenAI-compatible API for your Claude subscription, via the Claude Code CLI.",
+        epilog="commands: `claude-max-api doctor`, `claude-max-api install-service [--dry-run]`",
     )
     p.add_argument("legacy_port", nargs="?", type=int, help=argparse.SUPPRESS)
     p.add_argument("--host", default=env("CLAUDE_PROXY_HOST", "127.0.0.1"), help="bind address")
@@ -96,6 +111,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="log CLI spawns, argv, pids, exit codes and event flow",
     )
     p.add_argument("--log-level", default=env("CLAUDE_PROXY_LOG_LEVEL", "info"))
+    add_safety_flags(p, environ)
     return p
 
 
@@ -119,4 +135,5 @@ def settings_from_args(
         debug=args.debug,
         log_level=args.log_level,
         models=models,
+        **safety_settings(args, parser),
     )
