@@ -39,8 +39,12 @@ class ServiceFile:
     shown: str  # what may be printed (secrets masked)
 
 
-def proxy_command() -> list[str]:
-    """The absolute command that starts this installed proxy."""
+def proxy_command(argv0: str | None = None) -> list[str]:
+    """The absolute command that starts this installed proxy: the `claude-max-api` being run,
+    else the one next to this Python, else one on PATH, else `python -m handlers.main`."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if Path(argv0).name == "claude-max-api" and Path(argv0).is_file():
+        return [str(Path(argv0).absolute())]
     here = Path(sys.executable).parent
     found = shutil.which("claude-max-api", path=str(here)) or shutil.which("claude-max-api")
     if found:
