@@ -108,6 +108,7 @@ class AccessMiddleware:
                 status,
                 elapsed * 1000,
                 extra={
+                    "request_id": info.id,
                     "method": info.method,
                     "path": info.path,
                     "route": route,

@@ -6,11 +6,13 @@ use. Exit code 1 when any check fails (warnings do not fail).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,18 +44,27 @@ class Check:
 
 
 def run_cli(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the CLI briefly: no stdin, an empty cwd, killed after CLI_TIMEOUT."""
+    """Run the CLI briefly: no stdin, an empty cwd, its own process group killed after
+    CLI_TIMEOUT (grandchildren holding the pipes included), so doctor never hangs."""
     with tempfile.TemporaryDirectory(prefix="claude-max-api-doctor-") as cwd:
-        return subprocess.run(
+        proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=dict(env),
             cwd=cwd,
-            timeout=CLI_TIMEOUT,
-            check=False,
+            start_new_session=True,
         )
+        try:
+            out, err = proc.communicate(timeout=CLI_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def check_cli(settings: Settings, environ: Mapping[str, str]) -> list[Check]:
@@ -187,7 +198,7 @@ def check_port(settings: Settings) -> Check:
 def check_safety(settings: Settings) -> list[Check]:
     out = [Check(FAIL, "bind", problem, "") for problem in security.refusals(settings)]
     keys = len(settings.api_keys)
-    out.append(Check(OK, "API keys", f"{keys} configured" if keys else "none (loopback only)"))
+    out.append(Check(OK, "API keys", f"{keys} configured" if keys else "none (fine on loopback)"))
     out.append(Check(OK, "allowed hosts", ", ".join(security.allowed_hosts(settings))))
     for warning in security.startup_warnings(settings):
         out.append(Check(WARN, "opt-in", warning))

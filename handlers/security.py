@@ -210,7 +210,7 @@ def startup_warnings(settings: Settings) -> list[str]:
             f"Claude Code runs IN {settings.workdir}: it can see (and with tools, change) "
             "the files there, and CLAUDE.md or settings found there may apply."
         )
-    if not is_loopback(settings.host):
+    if not is_loopback(settings.host) and settings.api_keys:
         out.append(f"Listening on non-loopback address {settings.host} (API key required).")
     if "*" in settings.allowed_hosts:
         out.append("Host header check is OFF (--allowed-host '*'): DNS rebinding is possible.")

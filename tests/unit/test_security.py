@@ -124,3 +124,11 @@ def test_argv_defaults_are_sandboxed():
     assert argv[argv.index("--setting-sources") + 1] == ""
     assert "--strict-mcp-config" in argv and "--no-session-persistence" in argv
     assert not any("dangerously" in a or "bypassPermissions" in a for a in argv)
+
+
+def test_cli_never_inherits_the_proxy_keys():
+    from cli_bridge.environment import child_env
+
+    env = child_env({"CLAUDE_PROXY_API_KEYS": KEY, "HOME": "/h"}, {})
+    assert "CLAUDE_PROXY_API_KEYS" not in env
+    assert env["HOME"] == "/h"
