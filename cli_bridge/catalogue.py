@@ -37,7 +37,8 @@ DEFAULT_MODELS: dict[str, tuple[str, int]] = {
 # The seed accepted ids under these provider-style prefixes.
 PREFIXES = ("claude-max/", "claude-code-cli/")
 
-# A CLI --model value must look like a model name, never like a flag or a path.
+# A CLI --model value must look like a model name, never like a flag or a path (use
+# fullmatch: `$` alone also matches before a trailing newline).
 _SAFE_CLI_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\[\]-]{0,127}$")
 
 
@@ -65,7 +66,7 @@ class Catalogue:
             mid: ModelEntry(mid, cli, created) for mid, (cli, created) in DEFAULT_MODELS.items()
         }
         for mid, cli in (extra or {}).items():
-            if not _SAFE_CLI_MODEL.match(cli) or not mid or mid.startswith("-"):
+            if not _SAFE_CLI_MODEL.fullmatch(cli) or not mid or mid.startswith("-"):
                 raise ValueError(f"invalid model mapping {mid!r}={cli!r}")
             entries[mid] = ModelEntry(mid, cli, 1764028800, owned_by="operator")
         self._entries = entries
@@ -91,7 +92,7 @@ class Catalogue:
                 f"The model `{model_id}` does not exist or you do not have access to it.",
                 param="model",
             )
-        if not _SAFE_CLI_MODEL.match(entry.cli_model):
+        if not _SAFE_CLI_MODEL.fullmatch(entry.cli_model):
             raise InvalidRequest(f"model `{model_id}` maps to an unusable CLI model", param="model")
         return entry
 

@@ -16,6 +16,7 @@ from .errors import (
     Overloaded,
     ProxyError,
     RateLimited,
+    Timeout,
     UpstreamError,
 )
 from .events import (
@@ -101,6 +102,10 @@ def error_from_result(result: Result, *, retry_after: float | None = None) -> Pr
     if status == 529 or status == 503:
         return Overloaded(message, retry_after=retry_after or 1.0)
     if status is not None:
+        return UpstreamError(message)
+    if result.terminal_reason == "api_error":  # no HTTP status: connection failure or stall
+        if "timed out" in message.lower() or "timeout" in message.lower():
+            return Timeout(message, code="upstream_timeout")
         return UpstreamError(message)
     if result.subtype == "error_max_turns":
         return CliFailed(message, code="max_turns")
@@ -188,7 +193,7 @@ class ChunkBuilder:
         self.model = model
         self._text = TextAssembler()
         self._stop_reason: str | None = None
-        # The API message being streamed (CLIs before 2.1.3xx omit `api_message_id` on
+        # The API message being streamed (CLI 2.1.197 and older omit `api_message_id` on
         # stream events, so the id comes from `message_start`), and every streamed message.
         self._message_id: str | None = None
         self._streamed: set[str | None] = set()

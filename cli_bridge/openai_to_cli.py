@@ -123,6 +123,13 @@ def input_from_messages(messages: Sequence[dict[str, Any]]) -> CliInput:
             f"messages.{last_index}.content must not be empty",
             param=f"messages.{last_index}.content",
         )
+    for text in (prompt, system_prompt or ""):
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # `"\ud800"` in the request JSON: not writable as UTF-8
+            raise InvalidRequest(
+                "messages contain a lone UTF-16 surrogate (invalid Unicode)", param="messages"
+            ) from None
     return CliInput(system_prompt=system_prompt, prompt=prompt)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli_bridge import BridgeConfig
-from cli_bridge.catalogue import parse_model_mappings
+from cli_bridge.catalogue import Catalogue, parse_model_mappings
 
 from .safety_options import add_safety_flags, safety_settings
 
@@ -67,6 +67,8 @@ def _env_bool(environ: Mapping[str, str], key: str) -> bool:
 
 
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    # Numeric defaults stay strings: argparse converts them with `type`, so a bad environment
+    # value is a usage error (exit 2), not a ValueError traceback.
     env = environ.get
     p = argparse.ArgumentParser(
         prog="claude-max-api",
@@ -75,26 +77,24 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     p.add_argument("legacy_port", nargs="?", type=int, help=argparse.SUPPRESS)
     p.add_argument("--host", default=env("CLAUDE_PROXY_HOST", "127.0.0.1"), help="bind address")
-    p.add_argument(
-        "--port", type=int, default=int(env("CLAUDE_PROXY_PORT", "3456")), help="listen port"
-    )
+    p.add_argument("--port", type=int, default=env("CLAUDE_PROXY_PORT", "3456"), help="listen port")
     p.add_argument("--claude-bin", default=env("CLAUDE_BIN", "claude"), help="the claude CLI")
     p.add_argument(
         "--timeout",
         type=float,
-        default=float(env("CLAUDE_PROXY_TIMEOUT", "900")),
+        default=env("CLAUDE_PROXY_TIMEOUT", "900"),
         help="seconds a request may take in all (default 900)",
     )
     p.add_argument(
         "--stall-timeout",
         type=float,
-        default=float(env("CLAUDE_PROXY_STALL_TIMEOUT", "0")),
+        default=env("CLAUDE_PROXY_STALL_TIMEOUT", "0"),
         help="kill the CLI after this many silent seconds (0 = off)",
     )
     p.add_argument(
         "--keepalive",
         type=float,
-        default=float(env("CLAUDE_PROXY_KEEPALIVE", "15")),
+        default=env("CLAUDE_PROXY_KEEPALIVE", "15"),
         help="seconds between SSE keep-alive comments while the CLI is silent",
     )
     p.add_argument(
@@ -123,11 +123,15 @@ def settings_from_args(
     args = parser.parse_args(argv)
     try:
         models = parse_model_mappings(args.model)
+        Catalogue(models)  # refuse unusable values (e.g. `id=--tools`) now, not at app start
     except ValueError as exc:
         parser.error(str(exc))
+    port = args.legacy_port if args.legacy_port is not None else args.port
+    if not 0 <= port <= 65535:
+        parser.error(f"port must be between 0 and 65535, got {port}")
     return Settings(
         host=args.host,
-        port=args.legacy_port if args.legacy_port is not None else args.port,
+        port=port,
         claude_bin=args.claude_bin,
         request_timeout=args.timeout,
         stall_timeout=args.stall_timeout,

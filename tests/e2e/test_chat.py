@@ -150,3 +150,39 @@ def test_upstream_errors_are_mapped(
         assert int(err.response.headers["retry-after"]) >= 1
     if status == 401:
         assert body["type"] == "authentication_error"
+
+
+def test_mid_stream_overload_recovers_through_the_cli_fallback(
+    openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
+):
+    reply = f"recovered {marker}"
+    completion = openai_client.chat.completions.create(
+        model="opus",
+        messages=[
+            {
+                "role": "user",
+                "content": f"{marker} {fake_directive(reply=reply, fail_mid_stream=True)}",
+            }
+        ],
+    )
+    assert completion.choices[0].message.content == reply
+    sent = upstream_requests(upstream, marker)
+    assert [bool(r["stream"]) for r in sent] == [True, False], "streamed, then non-stream fallback"
+
+
+def test_thinking_is_not_leaked_into_content(
+    openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
+):
+    reply = f"visible answer {marker}"
+    directive = fake_directive(reply=reply, thinking="secret chain of thought")
+    for stream in (False, True):
+        result = openai_client.chat.completions.create(
+            model="opus",
+            messages=[{"role": "user", "content": f"{marker} {directive}"}],
+            stream=stream,
+        )
+        if stream:
+            text = "".join(c.choices[0].delta.content or "" for c in result if c.choices)
+        else:
+            text = result.choices[0].message.content
+        assert text == reply
