@@ -74,10 +74,15 @@ class CliProcess:
             del self._stderr[:-STDERR_TAIL]
 
     async def write(self, data: bytes) -> None:
+        """Send to stdin. A CLI that already exited is reported by its exit code and stderr
+        (read next), not by the write: uvloop raises RuntimeError on the closed pipe."""
         stdin = self._proc.stdin
         assert stdin is not None
-        stdin.write(data)
-        await stdin.drain()
+        try:
+            stdin.write(data)
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
+            log.debug("CLI pid %s did not take its input: %r", self.pid, exc)
 
     def close_stdin(self) -> None:
         stdin = self._proc.stdin

@@ -129,7 +129,7 @@ def add_safety_flags(p: argparse.ArgumentParser, environ: Mapping[str, str]) -> 
         ("--max-messages", "CLAUDE_PROXY_MAX_MESSAGES", 1000, "messages per request"),
         ("--max-message-chars", "CLAUDE_PROXY_MAX_MESSAGE_CHARS", 1_000_000, "chars per message"),
     ):
-        p.add_argument(flag, type=int, default=int(env(var, str(default))), help=f"max {what}")
+        p.add_argument(flag, type=int, default=env(var, str(default)), help=f"max {what}")
     p.add_argument(
         "--log-format",
         choices=LOG_FORMATS,

@@ -118,3 +118,10 @@ def test_limits_from_env():
         CLAUDE_PROXY_MAX_MESSAGE_CHARS="10",
     )
     assert (s.max_body_bytes, s.max_messages, s.max_message_chars) == (2048, 3, 10)
+
+
+def test_bad_numeric_env_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse(CLAUDE_PROXY_MAX_MESSAGES="many")
+    assert exc.value.code == 2
+    assert "--max-messages" in capsys.readouterr().err
