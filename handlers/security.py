@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 # Reachable without a key: liveness and the published contract.
-OPEN_PATHS = frozenset({"/health", "/openapi.json"})
-OPEN_PREFIXES = ("/ui",)
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/ui"})
+OPEN_PREFIXES = ("/ui/",)
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 

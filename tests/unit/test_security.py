@@ -49,7 +49,7 @@ def test_open_paths(path):
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/models", "/v1/chat/completions", "/metrics", "/nope", "//v1"]
+    "path", ["/v1/models", "/v1/chat/completions", "/metrics", "/nope", "//v1", "/uix"]
 )
 def test_everything_else_needs_the_key(path):
     assert security.needs_key(path)
