@@ -92,6 +92,9 @@ json_values = st.recursive(
 cli_objects = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=8)
 
 
+METRICS = Metrics("fuzz")  # one registry for all examples: building one per example is slow
+
+
 def parse(line: bytes | str) -> CliEvent | None:
     try:
         return event_from_line(line)
@@ -103,8 +106,7 @@ def drive_builders(events: list[CliEvent]) -> None:
     """Feed events as the HTTP layer does; a Result finishes both builders."""
     chunks = ChunkBuilder("chatcmpl-x", 0, "opus")
     whole = CompletionBuilder("chatcmpl-x", 0, "opus")
-    metrics = Metrics("test")
-    watch = metrics.watch_turn("opus")
+    watch = METRICS.watch_turn("opus")
     chunks.first()
     for event in events:
         watch(event)
@@ -116,7 +118,7 @@ def drive_builders(events: list[CliEvent]) -> None:
         else:
             json.dumps(chunks.feed(event))
             whole.feed(event)
-    metrics.render(None)
+    METRICS.render(None)
 
 
 @FUZZ
@@ -133,7 +135,7 @@ def test_cli_shaped_objects_never_crash(obj: dict[str, Any]) -> None:
     drive_builders([event])
 
 
-@FUZZ
+@settings(FUZZ, max_examples=120)  # whole sequences: fewer, bigger examples
 @given(st.lists(cli_objects, max_size=8), st.sampled_from(REAL_LINES))
 def test_event_sequences_with_real_lines(objs: list[dict[str, Any]], real: bytes) -> None:
     events = [e for e in (parse(json.dumps(o)) for o in objs) if e is not None]
