@@ -28,6 +28,8 @@ def build_argv(
     """argv for one CLI process (no shell; prompts travel on stdin, system text in a file)."""
     if cli_model.startswith("-"):
         raise ValueError(f"refusing flag-like model value {cli_model!r}")
+    if tools.startswith("-"):
+        raise ValueError(f"refusing flag-like tools value {tools!r}")
     argv = [claude_bin, *BASE_FLAGS, "--model", cli_model, "--tools", tools, *ISOLATION_FLAGS]
     if system_prompt_file is not None:
         argv += ["--system-prompt-file", str(system_prompt_file)]

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from .events import (
     ThinkingDelta,
     event_from_line,
 )
+from .observer import TurnObserver
 from .pool import WarmPool
 from .ratelimits import RateLimitBoard
 from .reaper import OrphanGuard
@@ -80,8 +81,14 @@ def _is_content(event: CliEvent) -> bool:
 
 
 class ClaudeBridge:
-    def __init__(self, config: BridgeConfig, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        environ: Mapping[str, str] | None = None,
+        observer: TurnObserver | None = None,
+    ) -> None:
         self.config = config
+        self.observer = observer  # metrics: sees every parsed CLI event of every turn
         self.scheduler = Scheduler(config.max_concurrency, config.max_queue)
         self.guard = OrphanGuard(sentinel=config.orphan_sentinel)
         self.workers = WorkerFactory(
@@ -109,6 +116,21 @@ class ClaudeBridge:
     def active(self) -> int:
         """CLI processes answering a request right now."""
         return self._busy
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a CLI process (read by /metrics)."""
+        return self.scheduler.waiting
+
+    @property
+    def pool_size(self) -> int:
+        """Warm CLI processes ready in the pool (read by /metrics)."""
+        return len(self.pool.pids())
+
+    @property
+    def retries(self) -> int:
+        """Upstream failures the proxy retried (read by /metrics)."""
+        return self.board.proxy_retries
 
     def live_pids(self) -> list[int]:
         return [w.pid for w in self.workers.workers]
@@ -171,9 +193,10 @@ class ClaudeBridge:
         deadline = time.monotonic() + cfg.request_timeout
         key = request.key
         self.pool.note(key)
+        watch = self.observer.watch_turn(request.cli_model) if self.observer else None
         retries, stale, streamed, reuse = 0, 0, False, True
         while True:
-            attempt = self._attempt(request, key, deadline, reuse=reuse, warm=stale == 0)
+            attempt = self._attempt(request, key, deadline, watch, reuse=reuse, warm=stale == 0)
             try:
                 async with contextlib.aclosing(attempt) as stream:
                     async for event in stream:
@@ -219,7 +242,14 @@ class ClaudeBridge:
         return await self.workers.spawn(key), request.prompt, False
 
     async def _attempt(
-        self, request: CliRequest, key: ProcessKey, deadline: float, *, reuse: bool, warm: bool
+        self,
+        request: CliRequest,
+        key: ProcessKey,
+        deadline: float,
+        watch: Callable[[CliEvent], None] | None,
+        *,
+        reuse: bool,
+        warm: bool,
     ) -> AsyncIterator[CliEvent]:
         worker, text, reused = await self._worker_for(
             request, key, deadline, reuse=reuse, warm=warm
@@ -243,6 +273,8 @@ class ClaudeBridge:
                     continue
                 self._debug("pid=%s event %s", worker.pid, type(event).__name__)
                 self.board.observe(event)
+                if watch is not None:
+                    watch(event)
                 reply.feed(event)
                 if isinstance(event, ApiRetry) and event.retry_delay_ms is not None:
                     retry_after = event.retry_delay_ms / 1000

@@ -14,6 +14,8 @@ DROPPED = frozenset(
         "CLAUDE_CODE_SESSION_ID",
         "CLAUDE_CODE_EXECPATH",
         "MCP_CONNECTION_NONBLOCKING",
+        # The proxy's own client keys: a CLI with tools could read its environment.
+        "CLAUDE_PROXY_API_KEYS",
     }
 )
 

@@ -74,13 +74,15 @@ class CliProcess:
             del self._stderr[:-STDERR_TAIL]
 
     async def write(self, data: bytes) -> None:
-        """Write to stdin; BrokenPipeError when the process has already gone."""
+        """Send to stdin. BrokenPipeError when the CLI has already gone (uvloop raises
+        RuntimeError on the closed pipe); its exit code and stderr, read next, say why."""
         stdin = self._proc.stdin
         assert stdin is not None
         try:
             stdin.write(data)
             await stdin.drain()
-        except (ConnectionResetError, RuntimeError) as exc:  # uvloop: "handler is closed"
+        except (ConnectionResetError, RuntimeError) as exc:
+            log.debug("CLI pid %s did not take its input: %r", self.pid, exc)
             raise BrokenPipeError(str(exc)) from None
 
     def close_stdin(self) -> None:

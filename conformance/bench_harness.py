@@ -228,7 +228,7 @@ def delta_text(line: str) -> str | None:
 
 def _serve(argv: list[str]) -> None:
     """`serve TRACE_FILE <claude-max-api flags>`: the real server with a tracer."""
-    from handlers.main import serve
+    from handlers.main import run_server
     from handlers.settings import settings_from_args
 
     trace_file = open(argv[0], "a", buffering=1 << 16)  # noqa: SIM115 (closed at exit)
@@ -242,7 +242,7 @@ def _serve(argv: list[str]) -> None:
             trace_file.write(f"{time.monotonic():.6f} {what} {pid} {text}\n")
 
     settings = settings_from_args(["--log-level", "warning", *argv[1:]])
-    serve(replace(settings, tracer=tracer))
+    run_server(replace(settings, tracer=tracer))
 
 
 if __name__ == "__main__":

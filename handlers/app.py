@@ -15,10 +15,12 @@ from starlette.exceptions import HTTPException
 
 from cli_bridge import Catalogue, ClaudeBridge, ProxyError
 
-from . import errors
+from . import errors, guards, security
+from .metrics import Metrics
 from .settings import Settings
 from .state import AppState, probe_cli
 from .validation import VALIDATOR_MAP
+from .version import VERSION
 
 log = logging.getLogger("claude_max_api")
 
@@ -38,10 +40,11 @@ def create_app(
 ) -> connexion.AsyncApp:
     """The app; `on_ready` gets the running state (main.py uses it to drain on SIGTERM)."""
     catalogue = Catalogue(settings.models)
+    metrics = Metrics(VERSION)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
-        bridge = ClaudeBridge(settings.bridge_config())
+        bridge = ClaudeBridge(settings.bridge_config(), observer=metrics)
         await bridge.start()
         cli = await probe_cli(settings.claude_bin)
         if not cli.found:
@@ -50,7 +53,7 @@ def create_app(
         if on_ready is not None:
             on_ready(state)
         try:
-            yield {"proxy": state}
+            yield {"proxy": state, "metrics": metrics}
         finally:
             await bridge.aclose()
             shutil.rmtree(settings.runtime_dir, ignore_errors=True)
@@ -65,4 +68,7 @@ def create_app(
     for status in (404, 405):
         app.add_error_handler(status, errors.on_http_exception)
     app.add_error_handler(Exception, errors.on_unhandled)
+    guards.install(app, settings, metrics)
+    for warning in security.startup_warnings(settings):
+        log.warning("%s", warning)
     return app

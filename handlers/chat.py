@@ -13,19 +13,26 @@ from cli_bridge.cli_to_openai import ChunkBuilder, CompletionBuilder
 from cli_bridge.conversation import conversation_from_messages
 from cli_bridge.openai_to_cli import input_from_messages
 
-from . import state
+from . import access, limits, security, state
 from .responses import CompletionResponse, open_stream
 
 
 async def create_chat_completion(body: dict[str, Any]) -> Response:
     app = state.current()
     entry = app.catalogue.resolve(body["model"])
+    access.note_model(entry.id)
+    limits.check_messages(
+        body["messages"],
+        max_messages=app.settings.max_messages,
+        max_chars=app.settings.max_message_chars,
+    )
     cli_input = input_from_messages(body["messages"])
     request = CliRequest(
         entry.cli_model,
         cli_input.prompt,
         cli_input.system_prompt,
         conversation=conversation_from_messages(body["messages"]),
+        owner=security.caller_id(),
     )
 
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

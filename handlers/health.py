@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import state
+from . import security, state
 from .version import VERSION
 
 
 async def get_health() -> dict[str, Any]:
     app = state.current()
     cli = app.cli
-    return {
+    body = {
         "status": "ok" if cli.found else "degraded",
         "version": VERSION,
         "cli": {"found": cli.found, "path": cli.path, "version": cli.version},
         **app.bridge.health(),  # queue, pool, rate_limits
     }
+    return security.health_for_caller(body)

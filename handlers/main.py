@@ -1,4 +1,5 @@
-"""`claude-max-api`: parse flags, then serve the app with uvicorn.
+"""`claude-max-api`: serve (the default), or an operator command (`doctor`,
+`install-service`). A bare first argument that is a number is the legacy port.
 
 Shutdown (SIGTERM/SIGINT): uvicorn stops accepting and lets in-flight requests finish for up
 to --shutdown-timeout; meanwhile the bridge drains (warm and parked CLI processes leave at
@@ -11,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 import uvicorn
 
+from . import logs, security
 from .app import create_app
 from .settings import Settings, settings_from_args
 from .state import AppState
@@ -53,16 +54,19 @@ class DrainingServer(uvicorn.Server):
         self._drain.begin()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def serve(argv: Sequence[str]) -> int:
     settings = settings_from_args(argv)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    serve(settings)
+    problems = security.refusals(settings)
+    if problems:
+        for problem in problems:
+            print(f"claude-max-api: {problem}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_format, settings.log_level)
+    run_server(settings)
     return 0
 
 
-def serve(settings: Settings) -> None:
+def run_server(settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT, then shut down cleanly (see the module docstring)."""
     drain = Drain()
     config = uvicorn.Config(
@@ -71,6 +75,8 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        access_log=False,  # ours (handlers/access.py) carries the request id
+        log_config=None,  # keep the handlers set up by logs.configure
     )
     # The app, spec and validators are loaded: keep those long-lived objects out of every
     # future garbage collection, so full collections stay short while chunks stream.
@@ -79,6 +85,32 @@ def serve(settings: Settings) -> None:
     # uvicorn re-raises a captured SIGINT once it has shut down.
     with contextlib.suppress(KeyboardInterrupt):
         DrainingServer(config, drain).run()
+
+
+def _doctor(argv: Sequence[str]) -> int:
+    from .doctor import main as doctor_main
+
+    return doctor_main(argv)
+
+
+def _install_service(argv: Sequence[str]) -> int:
+    from .service import main as service_main
+
+    return service_main(argv)
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "serve": serve,
+    "doctor": _doctor,
+    "install-service": _install_service,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in COMMANDS:
+        return COMMANDS[args[0]](args[1:])
+    return serve(args)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +14,9 @@ from cli_bridge.catalogue import Catalogue, parse_model_mappings
 from cli_bridge.config import Tracer
 from cli_bridge.retry import RetryPolicy
 from cli_bridge.scheduler import default_max_concurrency
+
+from .engine_options import add_engine_flags, engine_settings
+from .safety_options import add_safety_flags, safety_settings
 
 TRUE = {"1", "true", "yes", "on"}
 
@@ -32,7 +35,17 @@ class Settings:
     models: dict[str, str] = field(default_factory=dict)
     runtime_dir: Path = field(default_factory=lambda: default_runtime_dir())
     cli_env: dict[str, str] = field(default_factory=dict)
-    # Process engine (issue 4): see cli_bridge/scheduler.py, pool.py, sessions.py, retry.py.
+    # Safety (see handlers/security.py and README "Security").
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    allowed_hosts: tuple[str, ...] = ()  # extra Host names on top of the defaults
+    cors_origins: tuple[str, ...] = ()
+    claude_tools: str = ""  # Claude Code's built-in tools: "" = none
+    workdir: Path | None = None  # fixed CLI working directory; None = empty one per run
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_messages: int = 1000
+    max_message_chars: int = 1_000_000
+    log_format: str = "text"
+    # Process engine (see handlers/engine_options.py and README "Process engine").
     max_concurrency: int = 0  # 0: derived from CPU count and memory
     max_queue: int = 128
     pool_size: int = 2
@@ -55,6 +68,8 @@ class Settings:
             kill_grace=self.kill_grace,
             debug=self.debug,
             extra_env=dict(self.cli_env),
+            tools=self.claude_tools,
+            workdir=self.workdir,
             max_concurrency=self.max_concurrency or default_max_concurrency(),
             max_queue=self.max_queue,
             pool_size=self.pool_size,
@@ -87,6 +102,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="claude-max-api",
         description="OpenAI-compatible API for your Claude subscription, via the Claude Code CLI.",
+        epilog="commands: `claude-max-api doctor`, `claude-max-api install-service [--dry-run]`",
     )
     p.add_argument("legacy_port", nargs="?", type=int, help=argparse.SUPPRESS)
     p.add_argument("--host", default=env("CLAUDE_PROXY_HOST", "127.0.0.1"), help="bind address")
@@ -124,52 +140,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="log CLI spawns, argv, pids, exit codes and event flow",
     )
     p.add_argument("--log-level", default=env("CLAUDE_PROXY_LOG_LEVEL", "info"))
-    _add_engine_flags(p, environ)
+    add_safety_flags(p, environ)
+    add_engine_flags(p, environ)
     return p
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _add_engine_flags(p: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
-    """Process engine: concurrency, queue, warm pool, live conversations, retries, shutdown."""
-    env = environ.get
-    flags: list[tuple[str, str, str, Callable[[str], object], str]] = [
-        ("--max-concurrency", "CLAUDE_PROXY_MAX_CONCURRENCY", "0", _count,
-         "CLI processes at most, warm and idle ones included (0 = from CPUs and memory)"),
-        ("--max-queue", "CLAUDE_PROXY_MAX_QUEUE", "128", _count,
-         "requests that may wait for a CLI process; beyond that 429"),
-        ("--pool-size", "CLAUDE_PROXY_POOL_SIZE", "2", _count,
-         "CLI processes kept started ahead (0 = no warm pool)"),
-        ("--pool-model", "CLAUDE_PROXY_POOL_MODEL", "opus", str,
-         "model the warm pool starts with before it learns from requests"),
-        ("--pool-idle", "CLAUDE_PROXY_POOL_IDLE", "300", _seconds,
-         "replace a warm process unused for this many seconds"),
-        ("--session-idle", "CLAUDE_PROXY_SESSION_IDLE", "60", _seconds,
-         "keep a CLI process this many seconds for its conversation's next turn (0 = off)"),
-        ("--upstream-retries", "CLAUDE_PROXY_UPSTREAM_RETRIES", "2", _count,
-         "retries of an upstream 5xx/529 before answering 503"),
-        ("--rate-limit-retries", "CLAUDE_PROXY_RATE_LIMIT_RETRIES", "0", _count,
-         "retries of an upstream 429 before answering 429"),
-        ("--retry-backoff", "CLAUDE_PROXY_RETRY_BACKOFF", "1", _seconds,
-         "first retry delay in seconds, doubled per retry"),
-        ("--shutdown-timeout", "CLAUDE_PROXY_SHUTDOWN_TIMEOUT", "30", _seconds,
-         "on SIGTERM/SIGINT, seconds in-flight requests may take before their CLI is killed"),
-    ]  # fmt: skip
-    for flag, var, default, kind, help_text in flags:
-        # A string default goes through `type` too, so a bad env value is a clean usage error.
-        p.add_argument(flag, type=kind, default=env(var, default), help=f"{help_text} [{var}]")
 
 
 def settings_from_args(
@@ -186,8 +159,6 @@ def settings_from_args(
     port = args.legacy_port if args.legacy_port is not None else args.port
     if not 0 <= port <= 65535:
         parser.error(f"port must be between 0 and 65535, got {port}")
-    if args.pool_size and Catalogue(models).lookup(args.pool_model) is None:
-        parser.error(f"--pool-model {args.pool_model!r} is not a known model id")
     return Settings(
         host=args.host,
         port=port,
@@ -198,14 +169,6 @@ def settings_from_args(
         debug=args.debug,
         log_level=args.log_level,
         models=models,
-        max_concurrency=args.max_concurrency,
-        max_queue=args.max_queue,
-        pool_size=args.pool_size,
-        pool_model=args.pool_model,
-        pool_idle=args.pool_idle,
-        session_idle=args.session_idle,
-        upstream_retries=args.upstream_retries,
-        rate_limit_retries=args.rate_limit_retries,
-        retry_backoff=args.retry_backoff,
-        shutdown_timeout=args.shutdown_timeout,
+        **safety_settings(args, parser),
+        **engine_settings(args, parser, models),
     )

@@ -1,0 +1,42 @@
+"""Request size limits beyond the body cap: how many messages, and how big each may be."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cli_bridge.errors import InvalidRequest
+
+
+def text_size(value: Any) -> int:
+    """Characters in every string inside a JSON value (content, tool calls, names ...)."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return total
+
+
+def check_messages(messages: Sequence[Any], *, max_messages: int, max_chars: int) -> None:
+    """400 with `param` naming the culprit when a request is over a limit."""
+    if len(messages) > max_messages:
+        raise InvalidRequest(
+            f"Too many messages: {len(messages)} (this proxy accepts at most {max_messages}).",
+            param="messages",
+            code="too_many_messages",
+        )
+    for i, message in enumerate(messages):
+        size = text_size(message)
+        if size > max_chars:
+            raise InvalidRequest(
+                f"messages.{i} is too long: {size} characters "
+                f"(this proxy accepts at most {max_chars} per message).",
+                param=f"messages.{i}",
+                code="message_too_long",
+            )

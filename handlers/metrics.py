@@ -1,0 +1,170 @@
+"""Prometheus metrics (GET /metrics): one CollectorRegistry per app, never the global one.
+
+HTTP counters come from the access middleware, CLI-turn figures from the bridge's observer
+hook (`watch_turn`), and the process gauges are read from the bridge at scrape time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from connexion import request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.responses import Response
+
+from cli_bridge.events import ApiRetry, CliEvent, RateLimitInfo, Result, TextDelta
+
+from . import access, state
+
+log = logging.getLogger("claude_max_api.metrics")
+
+PREFIX = "claude_proxy"
+LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900)
+TTFT_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60)
+RATE_LIMIT_STATUSES = frozenset({"allowed", "allowed_warning", "rejected"})
+TOKEN_KINDS = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cache_read": "cache_read_input_tokens",
+    "cache_write": "cache_creation_input_tokens",
+}
+
+
+def _count(value: Any) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return float(value) if ok else 0.0
+
+
+class BridgeCollector(Collector):
+    """Process gauges read from the bridge when scraped. Attributes a bridge version does not
+    have (queue, pool, proxy-level retries) read as 0 / are left out."""
+
+    def __init__(self) -> None:
+        self.bridge: Any = None
+
+    def collect(self) -> Iterator[Metric]:
+        bridge = self.bridge
+        for name, attr, text in (
+            ("cli_processes_active", "active", "CLI processes running a request"),
+            ("cli_requests_queued", "queued", "Requests waiting for a CLI process"),
+            ("cli_pool_size", "pool_size", "Pre-started CLI processes in the pool"),
+        ):
+            yield GaugeMetricFamily(
+                f"{PREFIX}_{name}", text, value=_count(getattr(bridge, attr, 0))
+            )
+        retries = getattr(bridge, "retries", None)
+        if retries is not None:
+            yield CounterMetricFamily(
+                f"{PREFIX}_proxy_retries", "Turns the proxy retried itself", value=_count(retries)
+            )
+
+
+class Metrics:
+    def __init__(self, version: str) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            f"{PREFIX}_http_requests",
+            "HTTP requests answered, by route, method, status and model",
+            ["route", "method", "status", "model"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            f"{PREFIX}_http_request_duration_seconds",
+            "Time from request to the last response byte (whole stream for SSE)",
+            ["route", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            f"{PREFIX}_time_to_first_token_seconds",
+            "Time from request to the first text token from the CLI",
+            ["model"],
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            f"{PREFIX}_tokens", "Tokens reported by the CLI", ["model", "kind"], registry=r
+        )
+        self.upstream_retries = Counter(
+            f"{PREFIX}_upstream_retries",
+            "Upstream retries made by the CLI (api_retry events), by upstream status",
+            ["status"],
+            registry=r,
+        )
+        self.rate_limits = Counter(
+            f"{PREFIX}_rate_limit_events",
+            "Subscription rate-limit reports from the CLI by status; upstream_429 = refused turns",
+            ["status"],
+            registry=r,
+        )
+        self.turns = Counter(f"{PREFIX}_cli_turns", "CLI turns started", ["model"], registry=r)
+        info = Gauge(f"{PREFIX}_build_info", "Proxy version", ["version"], registry=r)
+        info.labels(version).set(1)
+        self.bridge_gauges = BridgeCollector()
+        r.register(self.bridge_gauges)
+
+    def observe_request(
+        self, route: str, method: str, status: int, model: str | None, seconds: float
+    ) -> None:
+        model = model or ""
+        self.requests.labels(route, method, str(status), model).inc()
+        self.latency.labels(route, model).observe(seconds)
+
+    def watch_turn(self, cli_model: str) -> Callable[[CliEvent], None]:
+        """The bridge calls this when a turn starts and the result with every CLI event."""
+        info = access.current()
+        started = info.started if info is not None else time.monotonic()
+        model = (info.model if info is not None else None) or cli_model
+        self.turns.labels(model).inc()
+        first_token = True
+
+        def on_event(event: CliEvent) -> None:
+            nonlocal first_token
+            try:
+                if isinstance(event, TextDelta) and first_token:
+                    first_token = False
+                    self.ttft.labels(model).observe(time.monotonic() - started)
+                elif isinstance(event, ApiRetry):
+                    self.upstream_retries.labels(str(event.error_status or "none")).inc()
+                elif isinstance(event, RateLimitInfo):
+                    status = event.info.get("status")
+                    self.rate_limits.labels(
+                        status if status in RATE_LIMIT_STATUSES else "other"
+                    ).inc()
+                elif isinstance(event, Result):
+                    self._count_result(model, event)
+            except Exception:  # metrics must never break a turn
+                log.exception("metrics: could not record a CLI event")
+
+        return on_event
+
+    def _count_result(self, model: str, result: Result) -> None:
+        if result.api_error_status == 429:
+            self.rate_limits.labels("upstream_429").inc()
+        for kind, key in TOKEN_KINDS.items():
+            amount = _count(result.usage.get(key))
+            if amount:
+                self.tokens.labels(model, kind).inc(amount)
+
+    def render(self, bridge: Any) -> bytes:
+        self.bridge_gauges.bridge = bridge
+        return generate_latest(self.registry)
+
+
+async def get_metrics() -> Response:
+    """GET /metrics (operationId in openapi.yaml)."""
+    metrics: Metrics = request.state.metrics
+    body = metrics.render(state.current().bridge)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
