@@ -235,3 +235,43 @@ def test_rate_limit_is_reported_in_seconds_not_minutes(
     assert int(r.headers["retry-after"]) >= 1
     last = health(proxy.url, contract)["rate_limits"]["last_upstream_error"]
     assert last["status"] == 429 and last["retried"] is False
+
+
+def test_live_processes_are_never_shared_between_api_keys(
+    base_settings: Settings, contract: Contract, marker: str
+):
+    alice, bob = "alice-key-0123456789", "bob-key-0123456789ab"
+    settings = replace(base_settings, session_idle=30, api_keys=(alice, bob))
+    with serve(settings) as running:
+        sessions = running.state.bridge.sessions
+
+        def ask(key: str, messages: list[dict]) -> str:
+            r = httpx.post(
+                f"{running.v1}/chat/completions",
+                json={"model": "opus", "messages": messages},
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
+            )
+            contract.check(r)
+            assert r.status_code == 200
+            return r.json()["choices"][0]["message"]["content"]
+
+        first = [{"role": "user", "content": f"shared secret plan {marker}"}]
+        reply = ask(alice, first)
+        second = [*first, {"role": "assistant", "content": reply}, {"role": "user", "content": "?"}]
+        ask(bob, second)  # same visible history, other caller: a fresh process
+        assert sessions.hits == 0
+        ask(alice, second)
+        assert sessions.hits == 1
+    assert wait_no_cli_children(under=running.settings.runtime_dir) == []
+
+
+def test_metrics_show_the_engine(proxy, upstream: FakeAnthropic, contract: Contract, marker):
+    directive = fake_directive(status=529, fail_count=1, id=marker)
+    r = chat(proxy.url, contract, [{"role": "user", "content": f"{marker} {directive}"}])
+    assert r.status_code == 200
+    text = httpx.get(f"{proxy.url}/metrics").text
+    retried = [line for line in text.splitlines() if line.startswith("claude_proxy_proxy_retries")]
+    assert retried and float(retried[0].split()[-1]) >= 1
+    for gauge in ("cli_processes_active", "cli_requests_queued", "cli_pool_size"):
+        assert f"claude_proxy_{gauge} " in text
