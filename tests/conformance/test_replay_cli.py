@@ -195,7 +195,7 @@ def test_with_reply_rewrites_every_copy_of_the_answer():
     assert len(events) == len(timing)
     parsed = [event_from_line(json.dumps(e).encode()) for e in events]
     assert text_of(parsed) == "Hi"
-    assert [e for e in parsed if isinstance(e, Result)][0].text == "Hi"
+    assert next(e for e in parsed if isinstance(e, Result)).text == "Hi"
     assert transcript.reply not in json.dumps(events)
     assert split_text("abcdefg", 3) == ["abc", "def", "g"]
     assert split_text("", 4) == [""]
