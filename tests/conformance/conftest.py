@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.fake_anthropic import fake_directive
 from handlers.settings import Settings
 from tests.conftest import RunningProxy, serve
 
@@ -64,3 +65,19 @@ def replay_settings(base_settings: Settings, replay_bin: str, replay_log: Path) 
 def replay_proxy(replay_settings: Settings) -> Iterator[RunningProxy]:
     with serve(replay_settings) as running:
         yield running
+
+
+# The `plain` scenario's answer; the real CLI gets the same from the fake upstream's directive.
+PLAIN_REPLY = "Hello! How can I help you today?"
+
+
+def prompt_for(text: str, scenario: str, **directive: object) -> str:
+    """A prompt that makes both backends behave alike: the fake upstream follows `directive`
+    (real CLI), the replay CLI plays `scenario`."""
+    return f"{text} {fake_directive(**directive)} [[replay:{scenario}]]"
+
+
+@pytest.fixture(scope="session", params=["real_cli", "replay"])
+def backend(request: pytest.FixtureRequest) -> RunningProxy:
+    """The proxy driving the real CLI (against the fake upstream), then the replay CLI."""
+    return request.getfixturevalue("proxy" if request.param == "real_cli" else "replay_proxy")
