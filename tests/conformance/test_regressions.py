@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 
+from cli_bridge.process import CliProcess
 from tests.conftest import RunningProxy
 
 
@@ -35,3 +38,18 @@ def test_get_with_malformed_multipart_content_type_is_a_documented_400(
     r = httpx.get(f"{replay_proxy.url}{path}", headers={"Content-Type": "multipart/form-data"})
     assert r.status_code == 400
     assert r.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_writing_to_a_cli_that_already_exited_is_not_an_internal_error(tmp_path):
+    """Found by the full suite: a CLI that dies before reading stdin made the stdin write
+    raise (uvloop: RuntimeError "handler is closed"), so the client got "Internal error"
+    instead of the CLI's exit code and stderr (tests/e2e test_cli_crash_without_result_is_502
+    was flaky)."""
+    proc = await CliProcess.spawn(
+        ["sh", "-c", "echo 'boom' >&2; exit 3"], env={"PATH": os.environ["PATH"]}, cwd=tmp_path
+    )
+    assert await proc.wait() == 3
+    await proc.write(b"x" * 200_000)  # more than a pipe buffer: the write must fail inside
+    assert [line async for line in proc.lines()] == []
+    assert proc.stderr_tail == "boom"
+    await proc.kill(0.1)
