@@ -60,12 +60,15 @@ def check_stream(text: str, spec: dict[str, Any], *, complete: bool = True) -> l
         except ValueError:
             raise AssertionError(f"SSE data is not JSON: {raw[:200]!r}") from None
         assert isinstance(payload, dict), f"SSE data is not a JSON object: {raw[:200]!r}"
-        validator = error_validator if "error" in payload else chunk_validator
-        errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.path))
-        assert not errors, (
-            f"SSE payload violates {validator.schema.get('description', '')[:40]!r}: "
-            + (f"{errors[0].message} at {'.'.join(map(str, errors[0].path)) or '<root>'}")
+        name, validator = (
+            (ERROR_SCHEMA, error_validator)
+            if "error" in payload
+            else (CHUNK_SCHEMA, chunk_validator)
         )
+        errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.path))
+        if errors:
+            where = ".".join(map(str, errors[0].path)) or "<root>"
+            raise AssertionError(f"SSE payload violates {name}: {errors[0].message} at {where}")
         payloads.append(payload)
     chunks = [p for p in payloads if "error" not in p]
     assert len({(c["id"], c["created"], c["model"]) for c in chunks}) <= 1, (
