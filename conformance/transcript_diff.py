@@ -33,11 +33,17 @@ def event_kind(event: Any) -> str:
     return kind
 
 
+# Objects keyed by data (model ids), not by field names: their keys show as `*`.
+MAP_KEYS = frozenset({"modelUsage", "model_usage_since_last_result"})
+
+
 def key_paths(value: Any, prefix: str = "") -> set[str]:
     """Every key path of a JSON value (`message.usage.input_tokens`, `tools[]`)."""
     out: set[str] = set()
     if isinstance(value, dict):
+        is_map = prefix.rsplit(".", 1)[-1] in MAP_KEYS
         for key, inner in value.items():
+            key = "*" if is_map else key
             path = f"{prefix}.{key}" if prefix else str(key)
             out.add(path)
             out |= key_paths(inner, path)

@@ -72,3 +72,11 @@ def test_normaliser_is_stable_per_id():
 def test_compare_command_on_identical_folders(capsys):
     assert main(["--compare", str(transcripts_dir())]) == 0
     assert "plain (2.1.332 -> 2.1.332): same shape" in capsys.readouterr().out
+
+
+def test_model_keyed_maps_do_not_count_as_new_keys():
+    committed = load_transcript(transcripts_dir(), "plain")
+    other = Transcript.loads(committed.dumps())
+    result = other.stdout[-1]
+    result["modelUsage"] = {"claude-other-model": next(iter(result["modelUsage"].values()))}
+    assert compare(committed, other) == []
