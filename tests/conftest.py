@@ -1,7 +1,7 @@
 """Shared fixtures: the pinned real CLI, the fake Anthropic upstream, and the proxy on uvicorn.
 
-Every HTTP response that goes through the `http`/`openai_client` fixtures is validated against
-openapi.yaml by an httpx response hook.
+Every HTTP response from a proxy started by `serve()` is validated against openapi.yaml by the
+autouse fixtures of tests/contract_guard.py, whatever client the test used.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from handlers.app import create_app
 from handlers.settings import Settings
 from handlers.state import AppState
 from tests.contract import Contract
+from tests.contract_guard import _contract_patches, contract_guard, unwatch, watch
+
+__all__ = ["_contract_patches", "contract_guard"]  # autouse: every proxy response is validated
 
 
 @pytest.fixture(scope="session")
@@ -87,10 +90,13 @@ def serve(settings: Settings) -> Iterator[RunningProxy]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("proxy did not start")
         time.sleep(0.02)
+    url = f"http://127.0.0.1:{settings.port}"
+    watch(url)
     try:
         state = states[0] if states else None
-        yield RunningProxy(f"http://127.0.0.1:{settings.port}", settings, server, state)
+        yield RunningProxy(url, settings, server, state)
     finally:
+        unwatch(url)
         server.should_exit = True
         thread.join(30)
 

@@ -7,6 +7,7 @@ payload is checked against the chunk (or error) schema, ending with `[DONE]`.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+# Routes connexion serves besides the spec's paths: the spec itself and Swagger UI.
+EXTRA_ROUTES = re.compile(r"^/(openapi\.json|openapi\.yaml|ui(/.*)?)$")
 
 
 class HttpxOpenAPIRequest:
@@ -96,6 +99,10 @@ class Contract:
             {**schemas["CreateChatCompletionStreamResponse"], "components": raw["components"]}
         )
         self._error = OAS30Validator({**schemas["ErrorResponse"], "components": raw["components"]})
+        self.routes = {
+            re.compile("^" + re.sub(r"\{[^}]+\}", ".+", path) + "$"): set(item)
+            for path, item in raw["paths"].items()
+        }
         self.checked = 0
 
     def check_chunk(self, payload: dict[str, Any]) -> None:
@@ -127,8 +134,41 @@ class Contract:
 
     def hook(self, response: httpx.Response) -> None:
         """httpx response event hook (sync clients)."""
-        self.check(response)
+        self.check_any(response)
 
     async def ahook(self, response: httpx.Response) -> None:
         await response.aread()
-        self.check(response)
+        self.check_any(response)
+
+    def methods_for(self, path: str) -> set[str] | None:
+        """The spec's methods for a URL path; None when no spec path matches it."""
+        for pattern, methods in self.routes.items():
+            if pattern.match(path):
+                return methods
+        return None
+
+    def check_any(self, response: httpx.Response) -> None:
+        """Like `check`, for any URL: outside the spec only a 4xx error envelope is acceptable
+        (404 for unknown paths, 405 for a known path with another method, ...)."""
+        path, method = response.request.url.path, response.request.method.lower()
+        if EXTRA_ROUTES.match(path):
+            return
+        methods = self.methods_for(path)
+        if method == "options" and "access-control-request-method" in response.request.headers:
+            return  # a CORS preflight, answered by CORSMiddleware when CORS is enabled
+        if method == "head" and methods is not None and "get" in methods:
+            assert response.status_code < 500, f"HEAD {path}: {response.status_code}"
+            return  # Starlette answers HEAD wherever it answers GET, without a body
+        if methods is not None and method in methods:
+            self.check(response)
+            return
+        response.read()
+        # 404 (unknown path) or 405 (other method) - or whatever a guard in front of routing
+        # answers first (401 without the API key, 400 bad Host, 413 ...): always a 4xx.
+        assert 400 <= response.status_code < 500, (
+            f"{method.upper()} {path} is not in openapi.yaml: expected a 4xx error, "
+            f"got {response.status_code}"
+        )
+        assert response.headers.get("content-type", "").startswith("application/json")
+        self._error.validate(response.json())
+        self.checked += 1
