@@ -259,11 +259,9 @@ class ClaudeBridge:
         reply = ReplyText()
         retry_after: float | None = None
         try:
-            try:
-                await worker.send(text)
-            except BrokenPipeError:  # it died already: its exit code and stderr say why
-                if reused:
-                    raise _StaleWorker from None
+            # A CLI that has died already is reported by its exit code and stderr (below).
+            if not await worker.send(text) and reused:
+                raise _StaleWorker
             while line := await self._next_line(worker, deadline):
                 got_output = True
                 try:

@@ -73,17 +73,18 @@ class CliProcess:
             self._stderr += chunk
             del self._stderr[:-STDERR_TAIL]
 
-    async def write(self, data: bytes) -> None:
-        """Send to stdin. BrokenPipeError when the CLI has already gone (uvloop raises
-        RuntimeError on the closed pipe); its exit code and stderr, read next, say why."""
+    async def write(self, data: bytes) -> bool:
+        """Send to stdin; False when the CLI has already gone. Its exit code and stderr (read
+        next) say why, not the write: uvloop raises RuntimeError on the closed pipe."""
         stdin = self._proc.stdin
         assert stdin is not None
         try:
             stdin.write(data)
             await stdin.drain()
-        except (ConnectionResetError, RuntimeError) as exc:
+        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
             log.debug("CLI pid %s did not take its input: %r", self.pid, exc)
-            raise BrokenPipeError(str(exc)) from None
+            return False
+        return True
 
     def close_stdin(self) -> None:
         stdin = self._proc.stdin

@@ -57,11 +57,12 @@ class Worker:
     def retiring(self) -> bool:
         return self._retiring is not None
 
-    async def send(self, text: str) -> None:
-        """Write one user turn; the CLI reads it from its stream-json stdin."""
-        await self.proc.write(stdin_line_from_prompt(text))
+    async def send(self, text: str) -> bool:
+        """Write one user turn to the CLI's stream-json stdin; False if it has gone."""
+        sent = await self.proc.write(stdin_line_from_prompt(text))
         if self._trace is not None:
             self._trace("write", self.pid, None)
+        return sent
 
     async def readline(self) -> bytes:
         line = await self.proc.readline()

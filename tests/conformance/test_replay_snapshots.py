@@ -37,7 +37,7 @@ EXPECTED = {
     "overloaded_mid_stream": (200, "stop"),
     "error_401": (401, "upstream_auth"),
     "error_429": (429, "rate_limit_exceeded"),
-    "error_500": (502, "upstream_error"),
+    "error_500": (503, "upstream_error"),  # retried by the proxy first (retry.py)
     "error_529": (503, "upstream_overloaded"),
     "hang": (504, "timeout"),
 }
