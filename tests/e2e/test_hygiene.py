@@ -39,7 +39,11 @@ def test_stream_disconnect_kills_cli(proxy, upstream: FakeAnthropic, marker: str
         assert cli_children(), "the CLI should be running while the stream is open"
     # leaving the block closes the connection mid-stream
     assert wait_no_cli_children() == []
-    assert any(e["client_disconnected"] for e in upstream_requests(upstream, marker))
+    # The fake notices the CLI's connection drop on its next poll (every 0.2 s).
+    deadline = time.monotonic() + 5
+    while not any(e["client_disconnected"] for e in upstream_requests(upstream, marker)):
+        assert time.monotonic() < deadline, "the upstream never saw the CLI hang up"
+        time.sleep(0.05)
 
 
 def test_non_stream_disconnect_kills_cli(proxy, upstream: FakeAnthropic, marker: str):
