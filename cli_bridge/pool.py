@@ -60,7 +60,9 @@ class Demand:
         return {key: score for key, score in out.items() if score >= MIN_SCORE}
 
 
-def next_key(scores: dict[ProcessKey, float], warm: dict[ProcessKey, int], size: int):
+def next_key(
+    scores: dict[ProcessKey, float], warm: dict[ProcessKey, int], size: int
+) -> ProcessKey | None:
     """The key the next warm process should have, or None when the pool is full.
 
     Seats are shared out by highest averages (D'Hondt): the busiest key gets the first
