@@ -32,6 +32,20 @@ def cli_version(path: str) -> str | None:
     return out.stdout.strip().split(" ")[0] or None if out.returncode == 0 else None
 
 
+def npm_install(prefix: Path, spec: str) -> None:
+    """`npm install spec` into `prefix` (a cache folder, never global); progress to stderr."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(f"npm is needed to install {spec} for the tests")
+    prefix.mkdir(parents=True, exist_ok=True)
+    print(f"installing {spec} into {prefix}", file=sys.stderr)
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), spec],
+        check=True,
+        stdout=sys.stderr,
+    )
+
+
 def ensure_claude(version: str = CLI_VERSION) -> str:
     """Path of a `claude` binary of `version`: $CLAUDE_BIN, PATH, or a cached npm install."""
     explicit = os.environ.get("CLAUDE_BIN")
@@ -44,24 +58,7 @@ def ensure_claude(version: str = CLI_VERSION) -> str:
     binary = prefix / "node_modules" / ".bin" / "claude"
     if binary.exists() and cli_version(str(binary)) == version:
         return str(binary)
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is needed to install the Claude Code CLI for the tests")
-    prefix.mkdir(parents=True, exist_ok=True)
-    print(f"installing {CLI_PACKAGE}@{version} into {prefix}", file=sys.stderr)
-    subprocess.run(
-        [
-            npm,
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(prefix),
-            f"{CLI_PACKAGE}@{version}",
-        ],
-        check=True,
-        stdout=sys.stderr,
-    )
+    npm_install(prefix, f"{CLI_PACKAGE}@{version}")
     if cli_version(str(binary)) != version:
         raise RuntimeError(f"installed {CLI_PACKAGE}@{version} but {binary} does not run")
     return str(binary)

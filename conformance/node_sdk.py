@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from conformance.cli_install import cache_dir
+from conformance.cli_install import cache_dir, npm_install
 
 SDK_PACKAGE = "openai"
 SDK_VERSION = os.environ.get("OPENAI_NODE_VERSION", "6.49.0")
@@ -32,24 +29,7 @@ def ensure_openai_node(version: str = SDK_VERSION) -> Path:
     prefix = cache_dir() / f"openai-node-{version}"
     if installed_version(prefix) == version:
         return prefix
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is needed to install the openai Node SDK for the tests")
-    prefix.mkdir(parents=True, exist_ok=True)
-    print(f"installing {SDK_PACKAGE}@{version} into {prefix}", file=sys.stderr)
-    subprocess.run(
-        [
-            npm,
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(prefix),
-            f"{SDK_PACKAGE}@{version}",
-        ],
-        check=True,
-        stdout=sys.stderr,
-    )
+    npm_install(prefix, f"{SDK_PACKAGE}@{version}")
     if installed_version(prefix) != version:
         raise RuntimeError(f"installed {SDK_PACKAGE}@{version} but cannot find it in {prefix}")
     return prefix
