@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import select
 import signal
 import socket
@@ -27,89 +26,25 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    "reply": None,  # None: "Hello from fake server. model=... messages=... request=..."
-    "blocks": None,
-    "n_chunks": 3,
-    "chunk_delay": 0.0,
-    "status": None,
-    "fail_count": -1,  # -1: misbehave on every request; N: the first N only
-    "error_message": "fake error",
-    "fail_headers": {},
-    "fail_mid_stream": False,
-    "hang": False,
-    "hang_before_headers": False,
-    "delay_before_headers": 0.0,
-    "thinking": None,
-    "tool_use": None,
-    "cache_read": 0,
-    "cache_creation": 0,
-    "output_tokens": None,
-    "input_tokens": None,
-    "stop_reason": None,  # None: "tool_use" with tool_use, else "end_turn"
-    "long": None,
-}
-# Keys that make a request misbehave; they are what `fail_count` counts.
-FAIL_KEYS = ("status", "fail_status", "fail_mid_stream", "hang", "hang_before_headers")
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
-DIRECTIVE_RE = re.compile(r"<<fake:(\{.*?\})>>", re.DOTALL)
+from conformance.fake_replies import (
+    DEFAULTS,
+    DELTAS,
+    DIRECTIVE_RE,
+    ERROR_TYPES,
+    FAIL_KEYS,
+    chunks,
+    estimate_tokens,
+    fake_directive,
+    last_user_text,
+    plan_blocks,
+)
+
+__all__ = ["FakeAnthropic", "fake_directive"]
+
 MAX_STALL = 600.0
 LOG_KEYS = ("ts", "method", "path", "query", "headers", "body", "n", "stream", "directive")
 LOG_KEYS += ("settings", "misbehaved", "status", "outcome", "usage", "message_id")
 LOG_KEYS += ("client_disconnected", "exception")
-# content block type -> (delta type, field streamed in pieces)
-DELTAS = {
-    "text": ("text_delta", "text"),
-    "thinking": ("thinking_delta", "thinking"),
-    "tool_use": ("input_json_delta", "partial_json"),
-}
-
-
-def fake_directive(**settings: Any) -> str:
-    """Marker to put in a prompt; '>' is escaped so a value can never end the marker early."""
-    text = json.dumps(settings, separators=(",", ":"), sort_keys=True)
-    return "<<fake:" + text.replace(">", "\\u003e") + ">>"
-
-
-def _last_user_text(messages: list[Any]) -> str:
-    """Text of the last role=user message; system-reminder blocks are the CLI's, not the test's."""
-    for msg in reversed(messages):
-        if not isinstance(msg, dict) or msg.get("role") != "user":
-            continue
-        content = msg.get("content")
-        if isinstance(content, str):
-            return content
-        parts: list[str] = []
-        for block in content if isinstance(content, list) else []:
-            if not isinstance(block, dict):
-                continue
-            inner = block.get("content") if block.get("type") == "tool_result" else [block]
-            if isinstance(inner, str):
-                parts.append(inner)
-                continue
-            for b in inner if isinstance(inner, list) else []:
-                text = b.get("text") if isinstance(b, dict) else None
-                if isinstance(text, str) and not text.lstrip().startswith("<system-reminder>"):
-                    parts.append(text)
-        return "\n".join(parts)
-    return ""
-
-
-def _chunks(text: str, n: int) -> list[str]:
-    """Split into at most n nearly equal, non-empty pieces (one empty piece for '')."""
-    if not text:
-        return [""]
-    size = -(-len(text) // max(1, n))
-    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def _redact(headers: dict[str, str]) -> dict[str, str]:
@@ -345,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._messages(body, entry)
         entry["status"] = 200
         if path == "/v1/messages/count_tokens" and self.command == "POST":
-            return self._send_json(200, {"input_tokens": _estimate(body)})
+            return self._send_json(200, {"input_tokens": estimate_tokens(body)})
         if path.startswith("/v1/models") and self.command == "GET":
             return self._send_json(200, {"data": [], "has_more": False})
         entry["status"] = 404
@@ -358,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
             entry["status"] = 400
             return self._send_error(400, "body must be a JSON object")
         messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-        match = DIRECTIVE_RE.search(_last_user_text(messages))
+        match = DIRECTIVE_RE.search(last_user_text(messages))
         directive: dict[str, Any] = {}
         if match:
             try:
@@ -398,12 +333,12 @@ class _Handler(BaseHTTPRequestHandler):
             entry["outcome"] = "error_status"
             return self._send_error(entry["status"], str(s["error_message"]), s["fail_headers"])
         model = str(body.get("model") or "unknown")
-        blocks = _plan(s, model, len(messages), n)
+        blocks = plan_blocks(s, model, len(messages), n)
         generated = "".join(b.get("text") or b.get("thinking") or "" for b in blocks)
         generated += "".join(json.dumps(b["input"]) for b in blocks if b["type"] == "tool_use")
         usage = dict(input_tokens=s["input_tokens"], output_tokens=s["output_tokens"])
         if usage["input_tokens"] is None:
-            usage["input_tokens"] = _estimate(body)
+            usage["input_tokens"] = estimate_tokens(body)
         if usage["output_tokens"] is None:
             usage["output_tokens"] = len(generated) // 4 + 1
         usage["cache_creation_input_tokens"] = int(s["cache_creation"])
@@ -446,7 +381,7 @@ class _Handler(BaseHTTPRequestHandler):
             kind = block["type"]
             delta_type, field = DELTAS[kind]
             text = json.dumps(block["input"]) if kind == "tool_use" else block[field]
-            pieces = [{"type": delta_type, field: t} for t in _chunks(text, n_chunks)]
+            pieces = [{"type": delta_type, field: t} for t in chunks(text, n_chunks)]
             first = {**block, "input": {}} if kind == "tool_use" else {**block, field: ""}
             if kind == "thinking":
                 first["signature"] = ""
@@ -474,38 +409,6 @@ class _Handler(BaseHTTPRequestHandler):
             entry["outcome"] = "server_stopped"
         entry["client_disconnected"] = gone
         raise _Abort
-
-
-def _estimate(body: Any) -> int:
-    """Deterministic stand-in for a token count: a quarter of the JSON size of the prompt."""
-    if not isinstance(body, dict):
-        return 0
-    size = len(json.dumps(body.get("messages") or [])) + len(json.dumps(body.get("system") or ""))
-    return size // 4
-
-
-def _plan(s: dict[str, Any], model: str, n_messages: int, n: int) -> list[dict[str, Any]]:
-    """The complete content blocks of the reply; streaming and non-streaming share them."""
-    blocks: list[dict[str, Any]] = []
-    if s["thinking"]:
-        sig = "fakesig_" + uuid.uuid4().hex
-        blocks.append({"type": "thinking", "thinking": str(s["thinking"]), "signature": sig})
-    if s["blocks"] is not None:
-        texts = [str(t) for t in s["blocks"]]
-    elif s["reply"] is not None:
-        texts = [str(s["reply"])]
-    elif s["long"]:
-        texts = [" ".join(f"word{i}" for i in range(1, int(s["long"]) + 1))]
-    elif s["tool_use"]:
-        texts = []
-    else:
-        texts = [f"Hello from fake server. model={model} messages={n_messages} request={n}"]
-    blocks += [{"type": "text", "text": t} for t in texts]
-    if s["tool_use"]:
-        tool, tool_id = s["tool_use"], "toolu_fake_" + uuid.uuid4().hex[:20]
-        name, args = str(tool.get("name", "Read")), tool.get("input", {})
-        blocks.append({"type": "tool_use", "id": tool_id, "name": name, "input": args})
-    return blocks
 
 
 def main() -> None:

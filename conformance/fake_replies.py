@@ -1,0 +1,123 @@
+"""What the fake Anthropic API answers: settings, per-request directives, reply blocks, usage.
+
+Pure data and functions, so the server module (`fake_anthropic`) only does HTTP and timing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "reply": None,  # None: "Hello from fake server. model=... messages=... request=..."
+    "blocks": None,
+    "n_chunks": 3,
+    "chunk_delay": 0.0,
+    "status": None,
+    "fail_count": -1,  # -1: misbehave on every request; N: the first N only
+    "error_message": "fake error",
+    "fail_headers": {},
+    "fail_mid_stream": False,
+    "hang": False,
+    "hang_before_headers": False,
+    "delay_before_headers": 0.0,
+    "thinking": None,
+    "tool_use": None,
+    "cache_read": 0,
+    "cache_creation": 0,
+    "output_tokens": None,
+    "input_tokens": None,
+    "stop_reason": None,  # None: "tool_use" with tool_use, else "end_turn"
+    "long": None,
+}
+# Keys that make a request misbehave; they are what `fail_count` counts.
+FAIL_KEYS = ("status", "fail_status", "fail_mid_stream", "hang", "hang_before_headers")
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+DIRECTIVE_RE = re.compile(r"<<fake:(\{.*?\})>>", re.DOTALL)
+# content block type -> (delta type, field streamed in pieces)
+DELTAS = {
+    "text": ("text_delta", "text"),
+    "thinking": ("thinking_delta", "thinking"),
+    "tool_use": ("input_json_delta", "partial_json"),
+}
+
+
+def fake_directive(**settings: Any) -> str:
+    """Marker to put in a prompt; '>' is escaped so a value can never end the marker early."""
+    text = json.dumps(settings, separators=(",", ":"), sort_keys=True)
+    return "<<fake:" + text.replace(">", "\\u003e") + ">>"
+
+
+def last_user_text(messages: list[Any]) -> str:
+    """Text of the last role=user message; system-reminder blocks are the CLI's, not the test's."""
+    for msg in reversed(messages):
+        if not isinstance(msg, dict) or msg.get("role") != "user":
+            continue
+        content = msg.get("content")
+        if isinstance(content, str):
+            return content
+        parts: list[str] = []
+        for block in content if isinstance(content, list) else []:
+            if not isinstance(block, dict):
+                continue
+            inner = block.get("content") if block.get("type") == "tool_result" else [block]
+            if isinstance(inner, str):
+                parts.append(inner)
+                continue
+            for b in inner if isinstance(inner, list) else []:
+                text = b.get("text") if isinstance(b, dict) else None
+                if isinstance(text, str) and not text.lstrip().startswith("<system-reminder>"):
+                    parts.append(text)
+        return "\n".join(parts)
+    return ""
+
+
+def chunks(text: str, n: int) -> list[str]:
+    """Split into at most n nearly equal, non-empty pieces (one empty piece for '')."""
+    if not text:
+        return [""]
+    size = -(-len(text) // max(1, n))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def estimate_tokens(body: Any) -> int:
+    """Deterministic stand-in for a token count: a quarter of the JSON size of the prompt."""
+    if not isinstance(body, dict):
+        return 0
+    size = len(json.dumps(body.get("messages") or [])) + len(json.dumps(body.get("system") or ""))
+    return size // 4
+
+
+def plan_blocks(s: dict[str, Any], model: str, n_messages: int, n: int) -> list[dict[str, Any]]:
+    """The complete content blocks of the reply; streaming and non-streaming share them."""
+    blocks: list[dict[str, Any]] = []
+    if s["thinking"]:
+        sig = "fakesig_" + uuid.uuid4().hex
+        blocks.append({"type": "thinking", "thinking": str(s["thinking"]), "signature": sig})
+    if s["blocks"] is not None:
+        texts = [str(t) for t in s["blocks"]]
+    elif s["reply"] is not None:
+        texts = [str(s["reply"])]
+    elif s["long"]:
+        texts = [" ".join(f"word{i}" for i in range(1, int(s["long"]) + 1))]
+    elif s["tool_use"]:
+        texts = []
+    else:
+        texts = [f"Hello from fake server. model={model} messages={n_messages} request={n}"]
+    blocks += [{"type": "text", "text": t} for t in texts]
+    if s["tool_use"]:
+        tool, tool_id = s["tool_use"], "toolu_fake_" + uuid.uuid4().hex[:20]
+        name, args = str(tool.get("name", "Read")), tool.get("input", {})
+        blocks.append({"type": "tool_use", "id": tool_id, "name": name, "input": args})
+    return blocks
