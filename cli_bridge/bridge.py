@@ -318,13 +318,3 @@ class ClaudeBridge:
                     f"The Claude CLI did not finish within {self.config.request_timeout:g} s"
                 ) from None
             raise Timeout(f"The Claude CLI printed nothing for {stall:g} s (stalled)") from None
-
-
-@contextlib.asynccontextmanager
-async def running_bridge(config: BridgeConfig) -> AsyncIterator[ClaudeBridge]:
-    bridge = ClaudeBridge(config)
-    await bridge.start()
-    try:
-        yield bridge
-    finally:
-        await bridge.aclose()

@@ -16,11 +16,13 @@ from starlette.types import Receive, Scope, Send
 
 from cli_bridge import ProxyError, Turn
 from cli_bridge.cli_to_openai import ChunkBuilder, CompletionBuilder
+from cli_bridge.errors import CliFailed
 from cli_bridge.events import CliEvent, MessageStart, Result, TextDelta
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE = ": keep-alive\n\n"
 DONE = "data: [DONE]\n\n"
+NO_RESULT = "The Claude CLI ended the turn without a result"
 
 
 def sse_data(payload: dict[str, Any]) -> str:
@@ -36,7 +38,7 @@ async def collect_completion(turn: Turn, builder: CompletionBuilder) -> dict[str
         if isinstance(event, Result):
             return builder.build(event)
         builder.feed(event)
-    raise ProxyError("The Claude CLI ended the turn without a result", status=502)
+    raise CliFailed(NO_RESULT)
 
 
 class CompletionResponse(Response):
@@ -120,7 +122,7 @@ async def _sse(
                     yield KEEPALIVE
                     continue
             if event is None:
-                raise ProxyError("The Claude CLI ended the turn without a result", status=502)
+                raise CliFailed(NO_RESULT)
             if isinstance(event, Result):
                 for chunk in builder.finish(event, include_usage):
                     yield sse_data(chunk)
