@@ -1,10 +1,11 @@
-"""Drive the Claude Code CLI (`claude -p`) as a subprocess and speak OpenAI's chat format."""
+"""Drive the Claude Code CLI (`claude -p`) as a subprocess: the engine, the CLI protocol, and
+one pair of conversions per API surface (`formats/`)."""
 
-from .bridge import ClaudeBridge, CliRequest
 from .catalogue import Catalogue, ModelEntry
-from .config import BridgeConfig
+from .engine.bridge import ClaudeBridge, CliRequest
+from .engine.config import BridgeConfig
+from .engine.turn import Turn
 from .errors import ProxyError
-from .turn import Turn
 
 __all__ = [
     "BridgeConfig",

@@ -49,14 +49,6 @@ class ModelEntry:
     created: int
     owned_by: str = "anthropic"
 
-    def to_openai(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "object": "model",
-            "created": self.created,
-            "owned_by": self.owned_by,
-        }
-
 
 class Catalogue:
     """Resolves public ids (with or without a seed prefix) to CLI model values."""
@@ -85,7 +77,7 @@ class Catalogue:
         return None
 
     def resolve(self, model_id: str) -> ModelEntry:
-        """Like lookup, but an unknown id is the OpenAI 404 `model_not_found` error."""
+        """Like lookup, but an unknown id is the 404 `model_not_found` error."""
         entry = self.lookup(model_id)
         if entry is None:
             raise ModelNotFound(

@@ -1,16 +1,14 @@
 """One error hierarchy for everything the proxy can refuse or fail at.
 
-Each error knows its HTTP status and OpenAI envelope fields, so the HTTP layer maps every failure
-to `{"error": {...}}` in one place instead of guessing from exception names.
+Each error knows its HTTP status, type, code, param and headers; the HTTP layer renders it in
+the envelope of the request's API surface (handlers/errors.py), never guessing from names.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class ProxyError(Exception):
-    """Base: an error that becomes an OpenAI-format error response."""
+    """Base: an error that becomes an error response of whichever surface was asked."""
 
     status: int = 500
     type: str = "server_error"
@@ -38,17 +36,6 @@ class ProxyError(Exception):
         if type is not None:
             self.type = type
         self.retry_after = retry_after
-
-    def envelope(self) -> dict[str, Any]:
-        """The OpenAI error body for this error."""
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
 
     def headers(self) -> dict[str, str]:
         """Extra response headers (Retry-After for rate limits and overload)."""

@@ -27,9 +27,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from cli_bridge.argv import build_argv
-from cli_bridge.environment import child_env
-from cli_bridge.openai_to_cli import stdin_line_from_prompt
+from cli_bridge.protocol.argv import build_argv
+from cli_bridge.protocol.environment import child_env
+from cli_bridge.protocol.stdin import user_line
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,7 +121,7 @@ class Bench:
             start_new_session=True,
         )
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(stdin_line_from_prompt(prompt))
+        proc.stdin.write(user_line(prompt))
         proc.stdin.flush()
         first = None
         for line in proc.stdout:
@@ -228,8 +228,8 @@ def delta_text(line: str) -> str | None:
 
 def _serve(argv: list[str]) -> None:
     """`serve TRACE_FILE <claude-max-api flags>`: the real server with a tracer."""
+    from handlers.config.settings import settings_from_args
     from handlers.main import run_server
-    from handlers.settings import settings_from_args
 
     trace_file = open(argv[0], "a", buffering=1 << 16)  # noqa: SIM115 (closed at exit)
     atexit.register(trace_file.close)

@@ -6,7 +6,7 @@
     python -m conformance.record --compare /tmp/new   # what changed, scenario by scenario
 
 Each run uses exactly what the proxy uses: `build_argv`, `child_env`, an empty working
-directory, the system prompt in a file, one `stdin_line_from_prompt` line on stdin (closed once
+directory, the system prompt in a file, one `user_line` line on stdin (closed once
 the `result` line arrives). Paths, session ids, uuids and the fake's message ids are normalised
 so that re-recording the same CLI gives a small diff.
 """
@@ -30,10 +30,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from cli_bridge.argv import build_argv
-from cli_bridge.environment import child_env
-from cli_bridge.openai_to_cli import stdin_line_from_prompt
-from cli_bridge.transcripts import SUFFIX, Transcript, load_transcript, scenario_names
+from cli_bridge.protocol.argv import build_argv
+from cli_bridge.protocol.environment import child_env
+from cli_bridge.protocol.stdin import user_line
+from cli_bridge.replay.transcripts import SUFFIX, Transcript, load_transcript, scenario_names
 from conformance.cli_install import cli_version, ensure_claude
 from conformance.fake_anthropic import FakeAnthropic
 from conformance.scenarios import BY_NAME, SCENARIOS, Scenario
@@ -129,7 +129,7 @@ def run_scenario(scenario: Scenario, claude_bin: str, fake: FakeAnthropic) -> Tr
             **scenario.env,
         }
         env = child_env({"PATH": os.environ.get("PATH", "")}, extra, tmpdir=str(run_dir / "tmp"))
-        stdin_line = stdin_line_from_prompt(scenario.prompt)
+        stdin_line = user_line(scenario.prompt)
         norm = Normaliser(
             {
                 str(run_dir): RUN_DIR,

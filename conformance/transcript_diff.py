@@ -11,7 +11,7 @@ import difflib
 import itertools
 from typing import Any
 
-from cli_bridge.transcripts import Transcript
+from cli_bridge.replay.transcripts import Transcript
 
 RESULT_FIELDS = ("subtype", "is_error", "api_error_status", "terminal_reason", "stop_reason")
 UPSTREAM_FIELDS = ("method", "path", "stream", "model", "status", "outcome")

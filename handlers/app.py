@@ -11,13 +11,14 @@ from typing import Any
 
 import connexion
 from connexion.exceptions import BadRequestProblem, ProblemException, Unauthorized
+from connexion.resolver import RelativeResolver
 from starlette.exceptions import HTTPException
 
 from cli_bridge import Catalogue, ClaudeBridge, ProxyError
 
-from . import errors, guards, security
+from . import errors, middleware, security
+from .config.settings import Settings
 from .metrics import Metrics
-from .settings import Settings
 from .state import AppState, probe_cli
 from .validation import VALIDATOR_MAP
 from .version import VERSION
@@ -59,7 +60,11 @@ def create_app(
             shutil.rmtree(settings.runtime_dir, ignore_errors=True)
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan, validator_map=VALIDATOR_MAP)
-    app.add_api(spec_path(), swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=True))
+    app.add_api(
+        spec_path(),
+        resolver=RelativeResolver("handlers.api"),
+        swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=True),
+    )
     app.add_error_handler(ProxyError, errors.on_proxy_error)
     app.add_error_handler(BadRequestProblem, errors.on_bad_request)
     app.add_error_handler(Unauthorized, errors.on_unauthorized)
@@ -68,7 +73,7 @@ def create_app(
     for status in (404, 405):
         app.add_error_handler(status, errors.on_http_exception)
     app.add_error_handler(Exception, errors.on_unhandled)
-    guards.install(app, settings, metrics)
+    middleware.install(app, settings, metrics)
     for warning in security.startup_warnings(settings):
         log.warning("%s", warning)
     return app

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from . import access
+from .middleware import access
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and goes into JSON.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}

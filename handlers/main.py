@@ -20,7 +20,7 @@ import uvicorn
 
 from . import logs, security
 from .app import create_app
-from .settings import Settings, settings_from_args
+from .config.settings import Settings, settings_from_args
 from .state import AppState
 
 
@@ -88,13 +88,13 @@ def run_server(settings: Settings) -> None:
 
 
 def _doctor(argv: Sequence[str]) -> int:
-    from .doctor import main as doctor_main
+    from .commands.doctor import main as doctor_main
 
     return doctor_main(argv)
 
 
 def _install_service(argv: Sequence[str]) -> int:
-    from .service import main as service_main
+    from .commands.service import main as service_main
 
     return service_main(argv)
 

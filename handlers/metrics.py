@@ -11,9 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from connexion import request
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -22,11 +20,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.responses import Response
 
-from cli_bridge.events import ApiRetry, CliEvent, RateLimitInfo, Result, TextDelta
+from cli_bridge.protocol.events import ApiRetry, CliEvent, RateLimitInfo, Result, TextDelta
 
-from . import access, state
+from .middleware import access
 
 log = logging.getLogger("claude_max_api.metrics")
 
@@ -161,10 +158,3 @@ class Metrics:
     def render(self, bridge: Any) -> bytes:
         self.bridge_gauges.bridge = bridge
         return generate_latest(self.registry)
-
-
-async def get_metrics() -> Response:
-    """GET /metrics (operationId in openapi.yaml)."""
-    metrics: Metrics = request.state.metrics
-    body = metrics.render(state.current().bridge)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,9 +1,10 @@
 """Who may use the proxy: API keys, the bind-address rule, and what runs with more power.
 
-Keys are enforced by `ApiKeyGuard`, an ASGI middleware in front of connexion: connexion's own
-security check lets a request without credentials through whenever the spec also allows
-anonymous access (`security: [..., {}]`), which it must while keys are optional. The spec's
-`x-bearerInfoFunc` / `x-apikeyInfoFunc` below check a presented key a second time.
+Keys are enforced by `middleware/api_key.py`, an ASGI middleware in front of connexion:
+connexion's own security check lets a request without credentials through whenever the
+spec also allows anonymous access (`security: [..., {}]`), which it must while keys are
+optional. The spec's `x-bearerInfoFunc` / `x-apikeyInfoFunc` below check a presented key a
+second time.
 """
 
 from __future__ import annotations
@@ -17,28 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from connexion import request as current_request
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from cli_bridge.errors import ProxyError
-
-from .responses import json_error
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from .config.settings import Settings
 
 # Reachable without a key: liveness and the published contract.
 OPEN_PATHS = frozenset({"/health", "/openapi.json", "/ui"})
 OPEN_PREFIXES = ("/ui/",)
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
-
-
-class InvalidApiKey(ProxyError):
-    status = 401
-    type = "invalid_request_error"
-    code = "invalid_api_key"
-
-    def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": "Bearer"}
 
 
 def presented_keys(headers: Headers) -> list[str]:
@@ -68,29 +55,6 @@ def has_valid_key(keys: Sequence[str], headers: Headers) -> bool:
 
 def needs_key(path: str) -> bool:
     return path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES)
-
-
-class ApiKeyGuard:
-    """401 `invalid_api_key` for every protected path without a configured key."""
-
-    def __init__(self, app: ASGIApp, keys: Sequence[str]) -> None:
-        self.app = app
-        self.keys = tuple(keys)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys or not needs_key(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        if has_valid_key(self.keys, headers):
-            await self.app(scope, receive, send)
-            return
-        message = (
-            "Incorrect API key provided."
-            if presented_keys(headers)
-            else "You didn't provide an API key. Send it as `Authorization: Bearer <key>`."
-        )
-        await json_error(InvalidApiKey(message))(scope, receive, send)
 
 
 def _configured_keys(request: Any) -> tuple[str, ...] | None:

@@ -10,7 +10,7 @@ from connexion import request
 
 from cli_bridge import Catalogue, ClaudeBridge
 
-from .settings import Settings
+from .config.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

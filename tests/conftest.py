@@ -24,7 +24,7 @@ import uvicorn
 from conformance.cli_install import ensure_claude
 from conformance.fake_anthropic import FakeAnthropic
 from handlers.app import create_app
-from handlers.settings import Settings
+from handlers.config.settings import Settings
 from handlers.state import AppState
 from tests.contract import Contract
 from tests.contract_guard import _contract_patches, contract_guard, unwatch, watch

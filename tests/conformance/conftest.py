@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conformance.fake_anthropic import fake_directive
-from handlers.settings import Settings
+from handlers.config.settings import Settings
 from tests.conftest import RunningProxy, serve
 
 REPO = Path(__file__).resolve().parents[2]

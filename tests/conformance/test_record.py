@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cli_bridge.transcripts import Transcript, load_transcript, transcripts_dir
+from cli_bridge.replay.transcripts import Transcript, load_transcript, transcripts_dir
 from conformance.fake_anthropic import FakeAnthropic
 from conformance.record import Normaliser, main, run_scenario
 from conformance.scenarios import SCENARIOS, Scenario

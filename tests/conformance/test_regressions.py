@@ -7,7 +7,7 @@ import os
 import httpx
 import pytest
 
-from cli_bridge.process import CliProcess
+from cli_bridge.engine.process import CliProcess
 from tests.conftest import RunningProxy
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from cli_bridge.argv import build_argv
-from cli_bridge.events import Other, Result, TextDelta, event_from_line
-from cli_bridge.openai_to_cli import stdin_line_from_prompt
-from cli_bridge.replay import pick_scenario, split_text, with_reply
-from cli_bridge.transcripts import load_transcript, scenario_names, transcripts_dir
+from cli_bridge.protocol.argv import build_argv
+from cli_bridge.protocol.events import Other, Result, TextDelta, event_from_line
+from cli_bridge.protocol.stdin import user_line
+from cli_bridge.replay.cli import pick_scenario, split_text, with_reply
+from cli_bridge.replay.transcripts import load_transcript, scenario_names, transcripts_dir
 from conformance.cli_install import CLI_VERSION
 from conformance.scenarios import BY_NAME
 
@@ -28,7 +28,7 @@ def run_replay(
     replay_bin: str, *prompts: str, env: dict[str, str] | None = None, argv: list[str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     argv = argv if argv is not None else build_argv(replay_bin, "opus")
-    stdin = b"".join(stdin_line_from_prompt(p) for p in prompts).decode()
+    stdin = b"".join(user_line(p) for p in prompts).decode()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_REPLAY")}
     return subprocess.run(
         argv,
@@ -53,7 +53,7 @@ def test_wheel_ships_every_transcript_and_the_console_script(wheel: Path):
         names = set(zf.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         scripts = zf.read(entry_points).decode()
-    assert "claude-max-api-replay = cli_bridge.replay:main" in scripts
+    assert "claude-max-api-replay = cli_bridge.replay.cli:main" in scripts
     for name in scenario_names(DIR):
         assert f"cli_bridge/transcripts/{name}.json" in names
 
@@ -150,7 +150,7 @@ def test_hang_waits_for_sigterm_and_exits_143(replay_bin: str):
         stderr=subprocess.PIPE,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(stdin_line_from_prompt("wait [[replay:hang]]"))
+    proc.stdin.write(user_line("wait [[replay:hang]]"))
     proc.stdin.flush()
     lines = [proc.stdout.readline() for _ in range(5)]
     assert isinstance(event_from_line(lines[-1]), TextDelta)

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cli_bridge.transcripts import scenario_names, transcripts_dir
+from cli_bridge.replay.transcripts import scenario_names, transcripts_dir
 from tests.conftest import RunningProxy, wait_no_cli_children
 from tests.contract import Contract
 

@@ -13,7 +13,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from starlette.routing import BaseRoute, Mount, Route, Router
 
 from handlers.app import create_app
-from handlers.settings import Settings
+from handlers.config.settings import Settings
 from tests.conftest import RunningProxy
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"

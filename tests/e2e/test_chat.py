@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from cli_bridge.cli_to_openai import usage_from_result
+from cli_bridge.formats.openai_chat.response import usage_from_result
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
 from tests.conftest import upstream_requests
 

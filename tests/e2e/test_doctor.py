@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers import doctor
+from handlers.commands import doctor
 from tests.conftest import free_port
 
 

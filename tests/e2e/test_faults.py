@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
-from handlers.settings import Settings
+from handlers.config.settings import Settings
 from tests.conftest import cli_children, serve, upstream_requests, wait_no_cli_children
 from tests.contract import Contract
 

@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from conformance.fake_anthropic import FakeAnthropic
-from handlers.settings import Settings
+from handlers.config.settings import Settings
 from tests.conftest import RunningProxy, serve, wait_no_cli_children
 from tests.contract import Contract
 from tests.e2e.guards_util import assert_no_cli, chat_body, refused

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from handlers import logs
-from handlers.settings import Settings
+from handlers.config.settings import Settings
 from tests.conftest import RunningProxy, serve
 
 KEY = "sk-proxy-logtest-0123456789"

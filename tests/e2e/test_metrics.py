@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
-from handlers.settings import Settings
+from handlers.config.settings import Settings
 from tests.conftest import RunningProxy, serve, wait_no_cli_children
 from tests.contract import Contract
 from tests.e2e.test_hygiene import wait_for_upstream

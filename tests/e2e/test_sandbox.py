@@ -15,7 +15,7 @@ import pytest
 
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
 from handlers.app import create_app
-from handlers.settings import Settings
+from handlers.config.settings import Settings
 from tests.conftest import RunningProxy, cli_children, serve, wait_no_cli_children
 from tests.e2e.test_hygiene import wait_for_upstream
 

@@ -182,7 +182,7 @@ def test_sigkill_of_the_proxy_still_leaves_no_cli(
 ORPHAN_SCRIPT = textwrap.dedent(
     """
     import os, subprocess, sys
-    from cli_bridge.reaper import OrphanGuard
+    from cli_bridge.engine.reaper import OrphanGuard
     guard = OrphanGuard(sentinel=sys.argv[1] == "sentinel")
     guard.start()
     child = subprocess.Popen(["sleep", "60"], start_new_session=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cli_bridge.argv import build_argv
-from cli_bridge.environment import DEFAULTS, DROPPED, child_env
+from cli_bridge.protocol.argv import build_argv
+from cli_bridge.protocol.environment import DEFAULTS, DROPPED, child_env
 
 
 def flag_value(argv: list[str], flag: str) -> str:

@@ -6,6 +6,8 @@ import pytest
 
 from cli_bridge.catalogue import DEFAULT_MODELS, PREFIXES, Catalogue, parse_model_mappings
 from cli_bridge.errors import ModelNotFound
+from handlers.api.models import model_object
+from handlers.errors import openai_body
 
 SEED_IDS = {
     "claude-opus-4-6": "opus",
@@ -78,7 +80,7 @@ def test_unknown_is_model_not_found_never_a_fallback(model_id):
     assert err.type == "invalid_request_error"
     assert err.param == "model"
     assert f"`{model_id}`" in err.message
-    assert err.envelope() == {
+    assert openai_body(err) == {
         "error": {
             "message": err.message,
             "type": "invalid_request_error",
@@ -94,7 +96,7 @@ def test_entries_and_openai_shape():
     assert ids == list(DEFAULT_MODELS)
     assert set(EXPECTED) <= set(ids)
     for entry in catalogue.entries():
-        model = entry.to_openai()
+        model = model_object(entry)
         assert model == {
             "id": entry.id,
             "object": "model",

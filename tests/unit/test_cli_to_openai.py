@@ -9,15 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli_bridge.cli_to_openai import (
-    BLOCK_SEPARATOR,
-    ChunkBuilder,
-    CompletionBuilder,
-    TextAssembler,
-    error_from_result,
-    finish_reason_from_stop_reason,
-    usage_from_result,
-)
 from cli_bridge.errors import (
     AuthenticationFailed,
     CliFailed,
@@ -28,7 +19,13 @@ from cli_bridge.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from cli_bridge.events import (
+from cli_bridge.formats.openai_chat.response import (
+    ChunkBuilder,
+    CompletionBuilder,
+    finish_reason_from_stop_reason,
+    usage_from_result,
+)
+from cli_bridge.protocol.events import (
     AssistantBlock,
     BlockStart,
     MessageDelta,
@@ -38,6 +35,9 @@ from cli_bridge.events import (
     event_from_dict,
     event_from_line,
 )
+from cli_bridge.protocol.result import error_from_result
+from cli_bridge.protocol.text import BLOCK_SEPARATOR, TextAssembler
+from handlers.errors import openai_body
 
 from .transcripts import events, lines
 
@@ -225,7 +225,7 @@ def test_401_is_authentication_failed():
     assert err.status == 401
     assert err.type == "authentication_error"
     assert "Invalid API key" in err.message
-    assert err.envelope()["error"]["type"] == "authentication_error"
+    assert openai_body(err)["error"]["type"] == "authentication_error"
     assert err.headers() == {}
 
 
@@ -503,7 +503,7 @@ def test_chunk_envelope(name):
         assert chunk["created"] == CREATED
         assert chunk["model"] == MODEL
         assert chunk["object"] == "chat.completion.chunk"
-        assert chunk["system_fingerprint"] is None
+        assert "system_fingerprint" not in chunk  # a string in the official spec, never null
     first = chunks[0]
     assert first["choices"] == [
         {
@@ -560,7 +560,6 @@ def test_completion_object():
             }
         ],
         "usage": usage_from_result(events("c_partial")[-1].usage),
-        "system_fingerprint": None,
         "service_tier": "default",
     }
     assert completion["usage"]["prompt_tokens"] == 4418

@@ -1,15 +1,15 @@
-"""cli_bridge.conversation: which requests a live CLI process may continue."""
+"""cli_bridge.engine.history: which requests a live CLI process may continue."""
 
 from __future__ import annotations
 
-from cli_bridge.conversation import (
+from cli_bridge.engine.history import (
     ProcessKey,
     ReplyText,
     continuation,
     conversation_digest,
-    conversation_from_messages,
 )
-from cli_bridge.events import AssistantBlock, TextDelta
+from cli_bridge.formats.openai_chat.request import conversation_from_messages
+from cli_bridge.protocol.events import AssistantBlock, TextDelta
 
 KEY = ProcessKey("opus")
 

@@ -16,6 +16,7 @@ from cli_bridge.errors import (
     Timeout,
     UpstreamError,
 )
+from handlers.errors import openai_body
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,7 @@ def test_classes(cls, status, type_, code):
     assert isinstance(err, ProxyError)
     assert str(err) == "went wrong"
     assert err.status == status
-    assert err.envelope() == {
+    assert openai_body(err) == {
         "error": {"message": "went wrong", "type": type_, "param": "p", "code": code}
     }
     assert err.headers() == {}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli_bridge.events import (
+from cli_bridge.protocol.events import (
     ApiRetry,
     AssistantBlock,
     BlockStart,

@@ -11,9 +11,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli_bridge.cli_to_openai import ChunkBuilder, CompletionBuilder, error_from_result
 from cli_bridge.errors import ProxyError
-from cli_bridge.events import CliEvent, MalformedLine, Result, event_from_line
+from cli_bridge.formats.openai_chat.response import ChunkBuilder, CompletionBuilder
+from cli_bridge.protocol.events import CliEvent, MalformedLine, Result, event_from_line
+from cli_bridge.protocol.result import error_from_result
 from handlers.metrics import Metrics
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "cli"

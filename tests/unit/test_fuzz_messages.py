@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli_bridge.errors import InvalidRequest
-from cli_bridge.openai_to_cli import CliInput, input_from_messages, stdin_line_from_prompt
+from cli_bridge.formats.openai_chat.request import CliInput, input_from_messages
+from cli_bridge.protocol.stdin import user_line
 from handlers.limits import check_messages, text_size
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -72,7 +73,7 @@ def test_converter_accepts_or_names_the_field(msgs: list[dict[str, Any]]) -> Non
         return
     assert isinstance(result, CliInput)
     assert result.prompt.strip()
-    line = json.loads(stdin_line_from_prompt(result.prompt))
+    line = json.loads(user_line(result.prompt))
     assert line["message"]["content"] == result.prompt
 
 

@@ -9,8 +9,9 @@ import logging
 import pytest
 
 from cli_bridge.errors import InvalidRequest
-from handlers import access, logs
+from handlers import logs
 from handlers.limits import check_messages, text_size
+from handlers.middleware import access
 
 
 def test_text_size_counts_every_string():

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from cli_bridge.events import ApiRetry, RateLimitInfo, Result, TextDelta
+from cli_bridge.protocol.events import ApiRetry, RateLimitInfo, Result, TextDelta
 from handlers.metrics import Metrics
 
 

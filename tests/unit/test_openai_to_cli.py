@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli_bridge.errors import InvalidRequest
-from cli_bridge.openai_to_cli import (
+from cli_bridge.formats.openai_chat.request import (
     CliInput,
     input_from_messages,
-    stdin_line_from_prompt,
     text_from_content,
 )
+from cli_bridge.protocol.stdin import user_line
 
 
 def user(content, **extra):
@@ -314,7 +314,7 @@ def test_lone_surrogate_is_a_client_error():
 
 
 def test_stdin_line_shape():
-    line = stdin_line_from_prompt("héllo — 世界 😀\nsecond line")
+    line = user_line("héllo — 世界 😀\nsecond line")
     assert isinstance(line, bytes)
     assert line.endswith(b"\n")
     assert line.count(b"\n") == 1  # one JSON line: the prompt's newline is escaped
@@ -328,7 +328,7 @@ def test_stdin_line_shape():
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_stdin_line_round_trips(prompt):
-    line = stdin_line_from_prompt(prompt)
+    line = user_line(prompt)
     assert line.endswith(b"\n")
     assert b"\n" not in line[:-1]
     assert b"\r" not in line
@@ -355,7 +355,7 @@ def test_property_convert_or_invalid_request(messages):
         return
     assert cli.prompt.strip()
     assert cli.system_prompt is None or cli.system_prompt
-    stdin_line_from_prompt(cli.prompt)
+    user_line(cli.prompt)
     for m in messages:
         text = m["content"] or ""
         if m["role"] in ("system", "developer") and text:

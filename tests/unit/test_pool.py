@@ -1,4 +1,4 @@
-"""cli_bridge.pool and .sessions: keying, learning, refill, recycling, parking.
+"""cli_bridge.engine.pool and .sessions: keying, learning, refill, recycling, parking.
 
 Workers here are stand-ins (no processes): the pool and the session table only look at a
 worker's key, liveness and idle time, and hand it to a retire callback.
@@ -10,10 +10,10 @@ import asyncio
 
 import pytest
 
-from cli_bridge.conversation import ProcessKey
-from cli_bridge.pool import HALF_LIFE, MAX_KEYS, MIN_SCORE, Demand, WarmPool, next_key
-from cli_bridge.scheduler import Scheduler
-from cli_bridge.sessions import LiveSessions
+from cli_bridge.engine.history import ProcessKey
+from cli_bridge.engine.parked import LiveSessions
+from cli_bridge.engine.pool import HALF_LIFE, MAX_KEYS, MIN_SCORE, Demand, WarmPool, next_key
+from cli_bridge.engine.scheduler import Scheduler
 
 OPUS = ProcessKey("opus")
 SONNET = ProcessKey("sonnet")
@@ -115,7 +115,7 @@ async def settle() -> None:
 
 
 async def test_pool_fills_with_the_seed_and_serves_it_once(monkeypatch):
-    monkeypatch.setattr("cli_bridge.pool.REFILL_DELAY", 0.01)
+    monkeypatch.setattr("cli_bridge.engine.pool.REFILL_DELAY", 0.01)
     pool, scheduler, spawned, _ = make_pool(size=2)
     pool.start()
     await settle()
@@ -177,7 +177,7 @@ async def test_idle_workers_are_recycled():
 
 
 async def test_a_dead_warm_worker_is_replaced_and_never_served(monkeypatch):
-    monkeypatch.setattr("cli_bridge.pool.BACKOFF", 0.01)
+    monkeypatch.setattr("cli_bridge.engine.pool.BACKOFF", 0.01)
     pool, _, spawned, retired = make_pool(size=1)
     pool.start()
     await settle()

@@ -1,11 +1,11 @@
-"""cli_bridge.ratelimits: rate-limit and retry reports kept for /health."""
+"""cli_bridge.engine.ratelimits: rate-limit and retry reports kept for /health."""
 
 from __future__ import annotations
 
-from cli_bridge.environment import child_env
+from cli_bridge.engine.ratelimits import MAX_KINDS, RateLimitBoard
 from cli_bridge.errors import RateLimited, Timeout
-from cli_bridge.events import event_from_line
-from cli_bridge.ratelimits import MAX_KINDS, RateLimitBoard
+from cli_bridge.protocol.environment import child_env
+from cli_bridge.protocol.events import event_from_line
 
 EVENT = (
     '{"type":"rate_limit_event","rate_limit_info":{"status":"allowed_warning",'

@@ -1,9 +1,10 @@
-"""cli_bridge.retry: which upstream failures the proxy retries, and when."""
+"""cli_bridge.engine.retry: which upstream failures the proxy retries, and when."""
 
 from __future__ import annotations
 
 import pytest
 
+from cli_bridge.engine.retry import RetryPolicy, retry_delay
 from cli_bridge.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -11,7 +12,6 @@ from cli_bridge.errors import (
     RateLimited,
     UpstreamUnavailable,
 )
-from cli_bridge.retry import RetryPolicy, retry_delay
 
 MID = lambda: 0.5  # noqa: E731  (no jitter)
 

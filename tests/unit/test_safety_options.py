@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.settings import settings_from_args
+from handlers.config.settings import settings_from_args
 
 KEY = "sk-proxy-0123456789"
 

@@ -1,4 +1,4 @@
-"""cli_bridge.scheduler: the concurrency cap, the FIFO queue and reclaiming idle slots."""
+"""cli_bridge.engine.scheduler: the concurrency cap, the FIFO queue and reclaiming idle slots."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 
-from cli_bridge.errors import RateLimited, Timeout
-from cli_bridge.scheduler import (
+from cli_bridge.engine.scheduler import (
     CLI_MEMORY,
     QueueFull,
     Scheduler,
     default_max_concurrency,
     queue_retry_after,
 )
+from cli_bridge.errors import RateLimited, Timeout
 
 
 @pytest.mark.parametrize(

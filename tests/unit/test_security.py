@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 from starlette.datastructures import Headers
 
-from cli_bridge.argv import build_argv
+from cli_bridge.protocol.argv import build_argv
 from handlers import security
-from handlers.settings import Settings
+from handlers.config.settings import Settings
 
 KEY = "sk-proxy-0123456789"
 
@@ -127,7 +127,7 @@ def test_argv_defaults_are_sandboxed():
 
 
 def test_cli_never_inherits_the_proxy_keys():
-    from cli_bridge.environment import child_env
+    from cli_bridge.protocol.environment import child_env
 
     env = child_env({"CLAUDE_PROXY_API_KEYS": KEY, "HOME": "/h"}, {})
     assert "CLAUDE_PROXY_API_KEYS" not in env

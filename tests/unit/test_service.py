@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers import service
+from handlers.commands import service
 
 KEY = "sk-proxy-0123456789"
 

@@ -1,10 +1,10 @@
-"""handlers.settings: flags, environment variables and their defaults."""
+"""handlers.config.settings: flags, environment variables and their defaults."""
 
 from __future__ import annotations
 
 import pytest
 
-from handlers.settings import Settings, settings_from_args
+from handlers.config.settings import Settings, settings_from_args
 
 
 def test_defaults():

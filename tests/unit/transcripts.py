@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_bridge.events import CliEvent, event_from_line
+from cli_bridge.protocol.events import CliEvent, event_from_line
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "cli"
 

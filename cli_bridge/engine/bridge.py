@@ -1,0 +1,320 @@
+"""The bridge: one chat turn in, a stream of typed CLI events out.
+
+It owns the process engine: a request gets a CLI process from a live conversation that
+holds exactly its history, else from the warm pool, else by a cold start once the scheduler
+grants a slot (waiting in the FIFO queue counts toward the request's timeout). Upstream
+failures the CLI reports are retried here, per the retry policy, while nothing has been
+streamed. Every process runs in its own empty run directory, removed when it is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import CliFailed, ProxyError, Timeout
+from ..protocol.events import (
+    ApiRetry,
+    AssistantBlock,
+    CliEvent,
+    MalformedLine,
+    Result,
+    TextDelta,
+    ThinkingDelta,
+    event_from_line,
+)
+from ..protocol.result import error_from_result
+from .config import BridgeConfig
+from .history import (
+    Conversation,
+    ProcessKey,
+    ReplyText,
+    continuation,
+    conversation_digest,
+)
+from .observer import TurnObserver
+from .parked import LiveSessions
+from .pool import WarmPool
+from .ratelimits import RateLimitBoard
+from .reaper import OrphanGuard
+from .retry import retry_delay
+from .scheduler import Scheduler
+from .turn import Turn
+from .worker import Worker, WorkerFactory
+
+log = logging.getLogger("cli_bridge")
+
+
+@dataclass(frozen=True, slots=True)
+class CliRequest:
+    """What one CLI turn needs: all of it already checked and converted."""
+
+    cli_model: str
+    prompt: str
+    system_prompt: str | None = None
+    # The plain user/assistant history (conversation.py), when the request is one: a live
+    # process holding exactly this history minus the last user message may answer it.
+    conversation: Conversation | None = None
+    # Who asked (an API key id, once keys exist): live processes are never shared across.
+    owner: str | None = None
+
+    @property
+    def key(self) -> ProcessKey:
+        return ProcessKey(self.cli_model, self.system_prompt)
+
+
+class _StaleWorker(Exception):
+    """A reused process died before it printed anything: start a fresh one instead."""
+
+
+def _is_content(event: CliEvent) -> bool:
+    """Whether the client may already have been sent something for this event."""
+    if isinstance(event, TextDelta | ThinkingDelta):
+        return True
+    return isinstance(event, AssistantBlock) and not event.is_api_error
+
+
+class ClaudeBridge:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        environ: Mapping[str, str] | None = None,
+        observer: TurnObserver | None = None,
+    ) -> None:
+        self.config = config
+        self.observer = observer  # metrics: sees every parsed CLI event of every turn
+        self.scheduler = Scheduler(config.max_concurrency, config.max_queue)
+        self.guard = OrphanGuard(sentinel=config.orphan_sentinel)
+        self.workers = WorkerFactory(
+            config, os.environ if environ is None else environ, self.scheduler, self.guard
+        )
+        seed = ProcessKey(config.pool_model) if config.pool_model else None
+        self.pool = WarmPool(
+            config.pool_size,
+            config.pool_idle,
+            seed,
+            self.scheduler,
+            self.workers.spawn,
+            self._retire,
+        )
+        self.sessions = LiveSessions(config.session_idle, self._retire)
+        # Parked conversations give way before warm processes: a warm one serves anybody.
+        self.scheduler.reclaimers += [self.sessions.reclaim, self.pool.reclaim]
+        self.board = RateLimitBoard()
+        self._busy = 0
+        self._reapers: set[asyncio.Future[Any]] = set()
+        self._draining = False
+        self._closed = False
+
+    @property
+    def active(self) -> int:
+        """CLI processes answering a request right now."""
+        return self._busy
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a CLI process (read by /metrics)."""
+        return self.scheduler.waiting
+
+    @property
+    def pool_size(self) -> int:
+        """Warm CLI processes ready in the pool (read by /metrics)."""
+        return len(self.pool.pids())
+
+    @property
+    def retries(self) -> int:
+        """Upstream failures the proxy retried (read by /metrics)."""
+        return self.board.proxy_retries
+
+    def live_pids(self) -> list[int]:
+        return [w.pid for w in self.workers.workers]
+
+    async def start(self) -> None:
+        self.config.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.guard.start()
+        self.pool.start()
+
+    def drain(self) -> None:
+        """Shutdown has begun: warm and parked processes leave now, none are made anew."""
+        if not self._draining:
+            self._draining = True
+            self.sessions.close()
+            self._track(self.pool.aclose())
+
+    async def aclose(self) -> None:
+        """Kill every child and wait until they are reaped."""
+        self.drain()
+        self._closed = True
+        await self.pool.aclose()
+        for worker in list(self.workers.workers):
+            self._retire(worker, False)
+        while self._reapers:
+            await asyncio.gather(*list(self._reapers), return_exceptions=True)
+        self.guard.close()
+
+    def _track(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._reapers.add(task)
+        task.add_done_callback(self._reapers.discard)
+
+    def _retire(self, worker: Worker, polite: bool) -> None:
+        self._track(worker.retire(self.config.kill_grace, polite=polite))
+
+    def _debug(self, msg: str, *args: object) -> None:
+        if self.config.debug:
+            log.info("[subprocess] " + msg, *args)
+
+    def health(self) -> dict[str, Any]:
+        """The `queue`, `pool` and `rate_limits` sections of /health."""
+        return {
+            "queue": {"active": self._busy, **self.scheduler.stats()},
+            "pool": {**self.pool.stats(), "sessions": self.sessions.stats()},
+            "rate_limits": self.board.snapshot(),
+        }
+
+    def start_turn(self, request: CliRequest) -> Turn:
+        """Start one turn in the background; read it with `Turn.next`."""
+        return Turn(self.events(request))
+
+    async def events(self, request: CliRequest) -> AsyncIterator[CliEvent]:
+        """Run one turn; yields events up to and including the successful `Result`.
+
+        Raises a ProxyError for every failure (queue full, CLI missing or crashed, upstream
+        error after retries, timeout). Use with `contextlib.aclosing` so an abandoned
+        consumer kills the process at once.
+        """
+        cfg = self.config
+        deadline = time.monotonic() + cfg.request_timeout
+        key = request.key
+        self.pool.note(key)
+        watch = self.observer.watch_turn(request.cli_model) if self.observer else None
+        retries, stale, streamed, reuse = 0, 0, False, True
+        while True:
+            attempt = self._attempt(request, key, deadline, watch, reuse=reuse, warm=stale == 0)
+            try:
+                async with contextlib.aclosing(attempt) as stream:
+                    async for event in stream:
+                        streamed = streamed or _is_content(event)
+                        yield event
+                return
+            except _StaleWorker:
+                stale += 1
+                reuse = False
+                if stale > 1:
+                    raise CliFailed("The Claude CLI exited before answering, twice") from None
+            except ProxyError as error:
+                left = deadline - time.monotonic()
+                delay = retry_delay(cfg.retry, error, retries, streamed=streamed, remaining=left)
+                self.board.record_error(error, retried=delay is not None)
+                if delay is None:
+                    raise
+                log.info(
+                    "upstream %s; retry %d in %.1f s", error.upstream_status, retries + 1, delay
+                )
+                await asyncio.sleep(delay)
+                retries += 1
+                reuse = False
+
+    async def _worker_for(
+        self, request: CliRequest, key: ProcessKey, deadline: float, *, reuse: bool, warm: bool
+    ) -> tuple[Worker, str, bool]:
+        """(worker, text to write, whether it was reused): live, warm, or a cold start."""
+        if self._closed:
+            raise ProxyError("The proxy is shutting down", status=503, code="shutting_down")
+        if reuse and request.conversation is not None:
+            found = continuation(request.conversation)
+            if found is not None:
+                worker = self.sessions.take(conversation_digest(key, found[0], request.owner))
+                if worker is not None:
+                    self._debug("pid=%s continues its conversation", worker.pid)
+                    return worker, found[1], True
+        worker = self.pool.take(key) if warm else None
+        if worker is not None:
+            self._debug("pid=%s taken warm from the pool", worker.pid)
+            return worker, request.prompt, True
+        await self.scheduler.acquire(deadline - time.monotonic())
+        return await self.workers.spawn(key), request.prompt, False
+
+    async def _attempt(
+        self,
+        request: CliRequest,
+        key: ProcessKey,
+        deadline: float,
+        watch: Callable[[CliEvent], None] | None,
+        *,
+        reuse: bool,
+        warm: bool,
+    ) -> AsyncIterator[CliEvent]:
+        worker, text, reused = await self._worker_for(
+            request, key, deadline, reuse=reuse, warm=warm
+        )
+        self._busy += 1
+        finished = keep = got_output = False
+        reply = ReplyText()
+        retry_after: float | None = None
+        try:
+            # A CLI that has died already is reported by its exit code and stderr (below).
+            if not await worker.send(text) and reused:
+                raise _StaleWorker
+            while line := await self._next_line(worker, deadline):
+                got_output = True
+                try:
+                    event = event_from_line(line)
+                except MalformedLine as exc:
+                    log.warning("CLI pid %s printed a malformed line (%s)", worker.pid, exc)
+                    continue
+                self._debug("pid=%s event %s", worker.pid, type(event).__name__)
+                self.board.observe(event)
+                if watch is not None:
+                    watch(event)
+                reply.feed(event)
+                if isinstance(event, ApiRetry) and event.retry_delay_ms is not None:
+                    retry_after = event.retry_delay_ms / 1000
+                if isinstance(event, Result):
+                    finished = True
+                    error = error_from_result(event, retry_after=retry_after)
+                    if error is not None:
+                        self._debug("pid=%s result error %s", worker.pid, error.message)
+                        raise error
+                    keep = True
+                    worker.turns += 1
+                    yield event
+                    return
+                yield event
+            code = await worker.proc.wait()
+            if reused and not got_output:
+                raise _StaleWorker
+            self._debug("pid=%s exited %s without a result", worker.pid, code)
+            detail = worker.proc.stderr_tail or "no output"
+            raise CliFailed(f"The Claude CLI exited with code {code} before answering: {detail}")
+        finally:
+            self._busy -= 1
+            if not (keep and self._park(worker, request, key, reply.text)):
+                self._retire(worker, finished)
+
+    def _park(self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str) -> bool:
+        """Keep a process that answered for its conversation's next turn, if enabled."""
+        if self._draining or request.conversation is None or not self.sessions.enabled:
+            return False
+        held = (*request.conversation, ("assistant", reply))
+        return self.sessions.park(worker, conversation_digest(key, held, request.owner))
+
+    async def _next_line(self, worker: Worker, deadline: float) -> bytes:
+        remaining = deadline - time.monotonic()
+        stall = self.config.stall_timeout
+        wait = min(remaining, stall) if stall > 0 else remaining
+        try:
+            async with asyncio.timeout(max(wait, 0.001)):
+                return await worker.readline()
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise Timeout(
+                    f"The Claude CLI did not finish within {self.config.request_timeout:g} s"
+                ) from None
+            raise Timeout(f"The Claude CLI printed nothing for {stall:g} s (stalled)") from None

@@ -1,0 +1,150 @@
+"""A worker: one CLI process with its private run directory and its concurrency slot.
+
+Whoever holds a worker (a request, the warm pool, a parked conversation) holds the slot; the
+slot goes back to the scheduler only once the process is reaped and its directory removed,
+so the process count never exceeds the cap. Every worker's process group is registered with
+the OrphanGuard from spawn to reap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ..protocol.argv import build_argv
+from ..protocol.environment import child_env
+from ..protocol.stdin import user_line
+from .config import BridgeConfig
+from .history import ProcessKey
+from .process import CliProcess
+from .reaper import OrphanGuard
+from .scheduler import Scheduler
+
+log = logging.getLogger("cli_bridge.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        proc: CliProcess,
+        run_dir: Path,
+        key: ProcessKey,
+        on_gone: Callable[[Worker], None],
+        trace: Callable[[str, int, bytes | None], None] | None = None,
+    ) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+        self.run_dir = run_dir
+        self.key = key
+        self.born = time.monotonic()
+        self.idle_since = self.born
+        self.turns = 0  # turns answered so far (a parked worker has >= 1)
+        self._on_gone = on_gone
+        self._trace = trace
+        self._retiring: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._retiring is None and self.proc.returncode is None
+
+    @property
+    def retiring(self) -> bool:
+        return self._retiring is not None
+
+    async def send(self, text: str) -> bool:
+        """Write one user turn to the CLI's stream-json stdin; False if it has gone."""
+        sent = await self.proc.write(user_line(text))
+        if self._trace is not None:
+            self._trace("write", self.pid, None)
+        return sent
+
+    async def readline(self) -> bytes:
+        line = await self.proc.readline()
+        if self._trace is not None and line:
+            self._trace("line", self.pid, line)
+        return line
+
+    def retire(self, grace: float, *, polite: bool) -> asyncio.Task[None]:
+        """Stop the process (see CliProcess.kill), then free its directory and slot."""
+        if self._retiring is None:
+            kill = self.proc.kill(grace, polite=polite)
+            self._retiring = asyncio.get_running_loop().create_task(self._finish(kill))
+        return self._retiring
+
+    async def _finish(self, kill: asyncio.Task[None]) -> None:
+        try:
+            await kill
+        finally:
+            await asyncio.to_thread(shutil.rmtree, self.run_dir, True)
+            self._on_gone(self)
+
+
+class WorkerFactory:
+    """Spawns workers the same way for cold requests and for the warm pool."""
+
+    def __init__(
+        self,
+        config: BridgeConfig,
+        environ: Mapping[str, str],
+        scheduler: Scheduler,
+        guard: OrphanGuard,
+    ) -> None:
+        self.config = config
+        self._environ = dict(environ)
+        self._scheduler = scheduler
+        self._guard = guard
+        self.workers: set[Worker] = set()
+
+    def _make_run_dir(self, key: ProcessKey) -> tuple[Path, Path, Path | None]:
+        run_dir = self.config.runtime_dir / f"run-{uuid.uuid4().hex[:12]}"
+        work = run_dir / "work"
+        (run_dir / "tmp").mkdir(parents=True, mode=0o700)
+        work.mkdir(mode=0o700)
+        system_file = None
+        if key.system_prompt is not None:
+            system_file = run_dir / "system-prompt.txt"
+            fd = os.open(system_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(key.system_prompt)
+        return run_dir, self.config.workdir or work, system_file
+
+    async def spawn(self, key: ProcessKey) -> Worker:
+        """Start a CLI process for `key`. The caller already holds a slot for it; on
+        failure the slot is released here."""
+        cfg = self.config
+        try:
+            run_dir, cwd, system_file = self._make_run_dir(key)
+        except BaseException:
+            self._scheduler.release()
+            raise
+        argv = build_argv(
+            cfg.claude_bin, key.cli_model, tools=cfg.tools, system_prompt_file=system_file
+        )
+        env = child_env(self._environ, cfg.extra_env, tmpdir=str(run_dir / "tmp"))
+        if cfg.tracer is not None:
+            cfg.tracer("spawn", 0, None)
+        try:
+            proc = await CliProcess.spawn(argv, env=env, cwd=cwd)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            self._scheduler.release()
+            raise
+        self._guard.add(proc.pid)
+        worker = Worker(proc, run_dir, key, self._gone, cfg.tracer)
+        self.workers.add(worker)
+        if cfg.debug:
+            log.info("[subprocess] spawned pid=%s argv=%s", proc.pid, argv)
+        return worker
+
+    def _gone(self, worker: Worker) -> None:
+        self._guard.discard(worker.pid)
+        self.workers.discard(worker)
+        if self.config.debug:
+            log.info("[subprocess] pid=%s exit code %s", worker.pid, worker.proc.returncode)
+        self._scheduler.release(worker, held_for=time.monotonic() - worker.born)

@@ -1,0 +1,153 @@
+"""OpenAI chat messages -> what the CLI reads: a system prompt and one user turn on stdin.
+
+The CLI holds no server-side state for us, so the whole history is rendered into one faithful
+prompt. Pure functions: tested without processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import InvalidRequest
+from ...protocol.blocks import Conversation
+
+INSTRUCTION_ROLES = ("system", "developer")
+TEXT_PART_TYPES = ("text", "input_text", "output_text", "refusal")
+
+
+@dataclass(frozen=True, slots=True)
+class CliInput:
+    """The CLI-side form of a chat request."""
+
+    system_prompt: str | None
+    prompt: str
+
+
+def text_from_content(content: Any, param: str) -> str:
+    """A message's `content` (string, parts array or null) as plain text."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise InvalidRequest("content must be a string or an array of content parts", param=param)
+    texts: list[str] = []
+    for j, part in enumerate(content):
+        where = f"{param}.{j}"
+        if not isinstance(part, dict):
+            raise InvalidRequest("each content part must be an object", param=where)
+        kind = part.get("type")
+        if kind not in TEXT_PART_TYPES:
+            raise InvalidRequest(
+                f"content part type `{kind}` is not supported by this proxy yet; "
+                "send text parts (`text` or `input_text`)",
+                param=f"{where}.type",
+            )
+        value = part.get("refusal") if kind == "refusal" else part.get("text")
+        if not isinstance(value, str):
+            field = "refusal" if kind == "refusal" else "text"
+            raise InvalidRequest(
+                f"content part of type `{kind}` needs a string `{field}`", param=where
+            )
+        texts.append(value)
+    return "\n".join(texts)
+
+
+def _tool_calls_text(message: dict[str, Any]) -> str:
+    calls = message.get("tool_calls") or []
+    if message.get("function_call"):
+        calls = [*calls, {"type": "function", "function": message["function_call"]}]
+    lines = []
+    for call in calls:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if isinstance(fn, dict):
+            ident = f' id="{call["id"]}"' if isinstance(call.get("id"), str) else ""
+            lines.append(
+                f'<tool_call{ident} name="{fn.get("name")}">{fn.get("arguments", "")}</tool_call>'
+            )
+    return "\n".join(lines)
+
+
+def _render_turn(message: dict[str, Any], param: str) -> str:
+    role = message["role"]
+    text = text_from_content(message.get("content"), f"{param}.content")
+    attrs = ""
+    if isinstance(message.get("name"), str):
+        attrs += f" name={json.dumps(message['name'])}"
+    if role in ("tool", "function"):
+        ref = message.get("tool_call_id") or message.get("name")
+        if isinstance(ref, str):
+            attrs = f" tool_call_id={json.dumps(ref)}"
+        role = "tool_result"
+    if role == "assistant":
+        calls = _tool_calls_text(message)
+        text = "\n".join(t for t in (text, calls) if t)
+    return f"<{role}{attrs}>\n{text}\n</{role}>"
+
+
+def input_from_messages(messages: Sequence[dict[str, Any]]) -> CliInput:
+    """Split instructions from the conversation and render the conversation as one prompt."""
+    instructions: list[str] = []
+    turns: list[tuple[int, dict[str, Any]]] = []
+    for i, message in enumerate(messages):
+        if message["role"] in INSTRUCTION_ROLES:
+            text = text_from_content(message.get("content"), f"messages.{i}.content")
+            if text:
+                instructions.append(text)
+        else:
+            turns.append((i, message))
+    if not turns:
+        raise InvalidRequest(
+            "messages must contain at least one user, assistant or tool message", param="messages"
+        )
+    system_prompt = "\n\n".join(instructions) or None
+
+    last_index, last = turns[-1]
+    if last["role"] == "user" and not last.get("name"):
+        prompt = text_from_content(last.get("content"), f"messages.{last_index}.content")
+        history = turns[:-1]
+    else:
+        prompt = ""
+        history = turns
+    if history:
+        rendered = "\n".join(_render_turn(m, f"messages.{i}") for i, m in history)
+        lead = "<conversation_history>\n" + rendered + "\n</conversation_history>"
+        if prompt:
+            prompt = f"{lead}\n\n{prompt}"
+        else:
+            prompt = f"{lead}\n\nContinue the conversation: write the next assistant message."
+    if not prompt.strip():
+        raise InvalidRequest(
+            f"messages.{last_index}.content must not be empty",
+            param=f"messages.{last_index}.content",
+        )
+    for text in (prompt, system_prompt or ""):
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # `"\ud800"` in the request JSON: not writable as UTF-8
+            raise InvalidRequest(
+                "messages contain a lone UTF-16 surrogate (invalid Unicode)", param="messages"
+            ) from None
+    return CliInput(system_prompt=system_prompt, prompt=prompt)
+
+
+def conversation_from_messages(messages: Sequence[dict[str, Any]]) -> Conversation | None:
+    """The plain user/assistant exchange, or None when it holds anything else."""
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        role = message.get("role")
+        if role in INSTRUCTION_ROLES:
+            continue
+        if role not in ("user", "assistant"):
+            return None
+        if message.get("name") or message.get("tool_calls") or message.get("function_call"):
+            return None
+        try:
+            text = text_from_content(message.get("content"), "content")
+        except InvalidRequest:
+            return None
+        turns.append((role, text))
+    return tuple(turns) if turns else None

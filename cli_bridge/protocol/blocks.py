@@ -1,0 +1,58 @@
+"""The hub between API surfaces: the CLI's own Anthropic-shaped messages and content blocks.
+
+Every surface converts its request into these shapes and its response from the CLI's events;
+the engine only ever sees these, so a new surface adds conversions and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypeAlias, TypedDict
+
+Role: TypeAlias = Literal["user", "assistant"]
+
+
+class TextBlock(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+class Base64Source(TypedDict):
+    type: Literal["base64"]
+    media_type: str
+    data: str
+
+
+class ImageBlock(TypedDict):
+    type: Literal["image"]
+    source: Base64Source
+
+
+class ToolUseBlock(TypedDict):
+    type: Literal["tool_use"]
+    id: str
+    name: str
+    input: dict[str, object]
+
+
+class ToolResultBlock(TypedDict):
+    type: Literal["tool_result"]
+    tool_use_id: str
+    content: str | list[TextBlock | ImageBlock]
+    is_error: NotRequired[bool]
+
+
+ContentBlock: TypeAlias = TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock
+
+# What one user turn written to the CLI's stdin holds: plain text or content blocks.
+UserContent: TypeAlias = str | list[ContentBlock]
+
+
+class CliMessage(TypedDict):
+    """One turn as the Messages API (and the CLI's transcript) holds it."""
+
+    role: Role
+    content: str | list[ContentBlock]
+
+
+# ((role, text), ...): the plain user/assistant exchange a live process may continue.
+Conversation: TypeAlias = tuple[tuple[Role, str], ...]

@@ -1,0 +1,2 @@
+"""Route handlers: the operationId targets of openapi.yaml (resolved relative to this
+package), one module per resource. Thin: request -> bridge call -> response."""

@@ -1,0 +1,1 @@
+"""Configuration: the flag table, parsed once into one typed `Settings`."""
