@@ -55,7 +55,7 @@ def test_wheel_ships_every_transcript_and_the_console_script(wheel: Path):
         scripts = zf.read(entry_points).decode()
     assert "claude-max-api-replay = cli_bridge.replay.cli:main" in scripts
     for name in scenario_names(DIR):
-        assert f"cli_bridge/transcripts/{name}.json" in names
+        assert f"cli_bridge/replay/recordings/{name}.json" in names
 
 
 def test_transcripts_cover_the_scenarios_and_the_pinned_cli():
