@@ -11,12 +11,11 @@ from typing import Any
 
 import connexion
 from connexion.exceptions import BadRequestProblem, ProblemException, Unauthorized
-from connexion.resolver import RelativeResolver
 from starlette.exceptions import HTTPException
 
 from cli_bridge import Catalogue, ClaudeBridge, ProxyError
 
-from . import errors, middleware, security
+from . import api, errors, middleware, security
 from .config.settings import Settings
 from .metrics import Metrics
 from .state import AppState, probe_cli
@@ -62,7 +61,7 @@ def create_app(
     app = connexion.AsyncApp(__name__, lifespan=lifespan, validator_map=VALIDATOR_MAP)
     app.add_api(
         spec_path(),
-        resolver=RelativeResolver("handlers.api"),
+        resolver=api.resolver,
         swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=True),
     )
     app.add_error_handler(ProxyError, errors.on_proxy_error)

@@ -61,7 +61,7 @@ def route_of(scope: Scope) -> str:
     routing = scope.get("extensions", {}).get("connexion_routing", {})
     operation = routing.get("operation_id")
     if operation:
-        return str(operation).rsplit(".", 1)[-1]
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", str(operation)).lower()
     if scope["path"] == "/openapi.json" or scope["path"].startswith("/ui"):
         return "swagger_ui"
     return "-"

@@ -79,17 +79,17 @@ def test_generated_client_chats_and_lists_models(generated: ModuleType, backend:
         ],
         temperature=0.5,
     )
-    chat = api("chat.handlers_chat_create_chat_completion")
+    chat = api("chat.create_chat_completion")
     answer = chat.sync(client=client, body=request)
     assert isinstance(answer, m.CreateChatCompletionResponse)
     assert answer.choices[0].message.content == PLAIN_REPLY
     assert answer.choices[0].finish_reason == m.ChatCompletionChoiceFinishReason.STOP
 
-    listed = api("models.handlers_models_list_models").sync(client=client)
+    listed = api("models.list_models").sync(client=client)
     assert isinstance(listed, m.ListModelsResponse)
     assert "claude-opus-4" in [model.id for model in listed.data]
 
-    one = api("models.handlers_models_retrieve_model").sync("claude-sonnet-4", client=client)
+    one = api("models.retrieve_model").sync("claude-sonnet-4", client=client)
     assert isinstance(one, m.Model) and one.id == "claude-sonnet-4"
 
 
@@ -100,9 +100,7 @@ def test_generated_client_parses_error_envelopes(generated: ModuleType, proxy: R
         role=m.ChatCompletionRequestMessageRole.USER, content="x"
     )
     request = m.CreateChatCompletionRequest(model="gpt-9", messages=[message])
-    response = api("chat.handlers_chat_create_chat_completion").sync_detailed(
-        client=client, body=request
-    )
+    response = api("chat.create_chat_completion").sync_detailed(client=client, body=request)
     assert response.status_code == 404
     assert isinstance(response.parsed, m.ErrorResponse)
     assert response.parsed.error.code == "model_not_found"
