@@ -14,11 +14,12 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CliFailed, ProxyError, Timeout
+from ..protocol.blocks import Conversation
 from ..protocol.events import (
     ApiRetry,
     AssistantBlock,
@@ -32,7 +33,6 @@ from ..protocol.events import (
 from ..protocol.result import error_from_result
 from .config import BridgeConfig
 from .history import (
-    Conversation,
     ProcessKey,
     ReplyText,
     continuation,
@@ -182,7 +182,7 @@ class ClaudeBridge:
         """Start one turn in the background; read it with `Turn.next`."""
         return Turn(self.events(request))
 
-    async def events(self, request: CliRequest) -> AsyncIterator[CliEvent]:
+    async def events(self, request: CliRequest) -> AsyncGenerator[CliEvent, None]:
         """Run one turn; yields events up to and including the successful `Result`.
 
         Raises a ProxyError for every failure (queue full, CLI missing or crashed, upstream
@@ -250,7 +250,7 @@ class ClaudeBridge:
         *,
         reuse: bool,
         warm: bool,
-    ) -> AsyncIterator[CliEvent]:
+    ) -> AsyncGenerator[CliEvent, None]:
         worker, text, reused = await self._worker_for(
             request, key, deadline, reuse=reuse, warm=warm
         )
