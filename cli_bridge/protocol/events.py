@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from .wire import USAGE_COUNTS, JsonObject, OutputTokensDetails, Usage
+from .wire import USAGE_COUNTS, JsonObject, JsonValue, OutputTokensDetails, Usage
 
 # The content-block types of the Messages API the bridge tells apart; any other is "other".
 BlockKind: TypeAlias = Literal[
@@ -194,7 +194,7 @@ def _delay_or_none(value: object) -> float | None:
 def event_from_line(line: bytes | str) -> CliEvent:
     """Parse one stdout line; raises MalformedLine when it is not a JSON object."""
     try:
-        obj: object = json.loads(line)
+        obj: JsonValue = json.loads(line)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedLine(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):

@@ -1,6 +1,6 @@
 """The CLI's stream-json wire objects that the bridge reads or writes, as TypedDicts.
 
-A parsed line is `JsonObject` (values unchecked) until a parser in events.py has checked the
+A parsed line is a `JsonObject` (values unchecked) until a parser in events.py has checked the
 fields it keeps; only checked values ever land in these TypedDicts. Pure: no I/O.
 """
 
@@ -10,8 +10,9 @@ from typing import Literal, TypeAlias, TypedDict
 
 from .blocks import CliMessage
 
-# One decoded JSON object whose values nobody has checked yet (the boundary type).
-JsonObject: TypeAlias = dict[str, object]
+# What `json.loads` can return; a parsed line is a JsonObject whose values are unchecked.
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
+JsonObject: TypeAlias = dict[str, JsonValue]
 
 
 class OutputTokensDetails(TypedDict, total=False):
