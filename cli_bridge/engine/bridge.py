@@ -14,11 +14,12 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from ..errors import CliFailed, ProxyError, Timeout
+from ..protocol.blocks import Conversation
 from ..protocol.events import (
     ApiRetry,
     AssistantBlock,
@@ -32,19 +33,18 @@ from ..protocol.events import (
 from ..protocol.result import error_from_result
 from .config import BridgeConfig
 from .history import (
-    Conversation,
     ProcessKey,
     ReplyText,
     continuation,
     conversation_digest,
 )
 from .observer import TurnObserver
-from .parked import LiveSessions
-from .pool import WarmPool
-from .ratelimits import RateLimitBoard
+from .parked import LiveSessions, SessionStats
+from .pool import PoolStats, WarmPool
+from .ratelimits import RateLimitBoard, RateLimitSnapshot
 from .reaper import OrphanGuard
 from .retry import retry_delay
-from .scheduler import Scheduler
+from .scheduler import QueueStats, Scheduler
 from .turn import Turn
 from .worker import Worker, WorkerFactory
 
@@ -67,6 +67,22 @@ class CliRequest:
     @property
     def key(self) -> ProcessKey:
         return ProcessKey(self.cli_model, self.system_prompt)
+
+
+class QueueHealth(QueueStats):
+    active: int  # processes answering a request right now
+
+
+class PoolHealth(PoolStats):
+    sessions: SessionStats
+
+
+class BridgeHealth(TypedDict):
+    """The `queue`, `pool` and `rate_limits` sections of /health."""
+
+    queue: QueueHealth
+    pool: PoolHealth
+    rate_limits: RateLimitSnapshot
 
 
 class _StaleWorker(Exception):
@@ -108,7 +124,7 @@ class ClaudeBridge:
         self.scheduler.reclaimers += [self.sessions.reclaim, self.pool.reclaim]
         self.board = RateLimitBoard()
         self._busy = 0
-        self._reapers: set[asyncio.Future[Any]] = set()
+        self._reapers: set[asyncio.Future[None]] = set()
         self._draining = False
         self._closed = False
 
@@ -158,7 +174,7 @@ class ClaudeBridge:
             await asyncio.gather(*list(self._reapers), return_exceptions=True)
         self.guard.close()
 
-    def _track(self, work: Awaitable[Any]) -> None:
+    def _track(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
         self._reapers.add(task)
         task.add_done_callback(self._reapers.discard)
@@ -170,7 +186,7 @@ class ClaudeBridge:
         if self.config.debug:
             log.info("[subprocess] " + msg, *args)
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> BridgeHealth:
         """The `queue`, `pool` and `rate_limits` sections of /health."""
         return {
             "queue": {"active": self._busy, **self.scheduler.stats()},
@@ -182,7 +198,7 @@ class ClaudeBridge:
         """Start one turn in the background; read it with `Turn.next`."""
         return Turn(self.events(request))
 
-    async def events(self, request: CliRequest) -> AsyncIterator[CliEvent]:
+    async def events(self, request: CliRequest) -> AsyncGenerator[CliEvent, None]:
         """Run one turn; yields events up to and including the successful `Result`.
 
         Raises a ProxyError for every failure (queue full, CLI missing or crashed, upstream
@@ -250,7 +266,7 @@ class ClaudeBridge:
         *,
         reuse: bool,
         warm: bool,
-    ) -> AsyncIterator[CliEvent]:
+    ) -> AsyncGenerator[CliEvent, None]:
         worker, text, reused = await self._worker_for(
             request, key, deadline, reuse=reuse, warm=warm
         )

@@ -13,9 +13,17 @@ import asyncio
 import collections
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TypedDict
 
 from .worker import Worker
+
+
+class SessionStats(TypedDict):
+    idle_window: float
+    parked: int
+    hits: int
+    parked_total: int
+    expired: int
 
 
 class LiveSessions:
@@ -88,7 +96,7 @@ class LiveSessions:
         """Parked process ids, least recently parked first (tests and debugging)."""
         return [worker.pid for worker, _ in self._parked.values()]
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> SessionStats:
         return {
             "idle_window": self.idle_window,
             "parked": len(self._parked),

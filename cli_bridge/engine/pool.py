@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TypedDict
 
 from .history import ProcessKey
 from .scheduler import Scheduler
@@ -33,6 +33,16 @@ REFILL_DELAY = 0.5  # seconds after a take before starting its replacement
 BACKOFF = 0.25  # first back-off after a failed start; doubles per failure
 MAX_BACKOFF = 60.0
 EARLY_DEATH = 10.0  # a warm process dead this young counts as a start failure
+
+
+class PoolStats(TypedDict):
+    size: int
+    warm: int
+    warm_by_key: dict[str, int]  # ProcessKey.label -> warm processes
+    hits: int
+    misses: int
+    spawned: int
+    recycled: int
 
 
 class Demand:
@@ -155,7 +165,7 @@ class WarmPool:
         """Warm process ids, oldest first (tests and debugging)."""
         return [worker.pid for worker in self._idle]
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> PoolStats:
         by_key: dict[str, int] = {}
         for worker in self._idle:
             by_key[worker.key.label] = by_key.get(worker.key.label, 0) + 1

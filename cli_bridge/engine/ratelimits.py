@@ -8,12 +8,39 @@ keeps the latest of each so an operator sees why requests are refused without re
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TypedDict
 
 from ..errors import ProxyError
 from ..protocol.events import ApiRetry, CliEvent, RateLimitInfo
+from ..protocol.wire import JsonObject
 
 MAX_KINDS = 16  # distinct rate-limit windows kept (five_hour, seven_day, ...)
+
+
+class CliRetry(TypedDict):
+    attempt: int
+    error_status: int | None
+    error: str | None
+    retry_delay_ms: float | None
+    at: str
+
+
+class UpstreamFailure(TypedDict):
+    status: int
+    retry_after: float | None
+    retried: bool
+    at: str
+
+
+class RateLimitSnapshot(TypedDict):
+    """The `rate_limits` section of /health."""
+
+    limits: dict[str, JsonObject]  # window -> the CLI's last report, plus `seen_at`
+    upstream_errors: dict[str, int]  # upstream HTTP status -> count
+    last_upstream_error: UpstreamFailure | None
+    proxy_retries: int
+    cli_retries: int
+    last_cli_retry: CliRetry | None
 
 
 def _iso(ts: float) -> str:
@@ -22,9 +49,9 @@ def _iso(ts: float) -> str:
 
 class RateLimitBoard:
     def __init__(self) -> None:
-        self._limits: dict[str, dict[str, Any]] = {}
-        self._last_retry: dict[str, Any] | None = None
-        self._last_error: dict[str, Any] | None = None
+        self._limits: dict[str, JsonObject] = {}
+        self._last_retry: CliRetry | None = None
+        self._last_error: UpstreamFailure | None = None
         self.cli_retries = 0
         self.proxy_retries = 0
         self.upstream_errors: dict[str, int] = {}
@@ -61,7 +88,7 @@ class RateLimitBoard:
             "at": _iso(time.time()),
         }
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> RateLimitSnapshot:
         return {
             "limits": dict(self._limits),
             "upstream_errors": dict(self.upstream_errors),

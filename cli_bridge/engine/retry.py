@@ -27,7 +27,7 @@ class RetryPolicy:
 
     def backoff_delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Delay before retry number `attempt + 1` (attempt counts from 0)."""
-        base = min(self.max_backoff, self.backoff * (2**attempt))
+        base = min(self.max_backoff, self.backoff * 2.0**attempt)
         return max(0.0, base * (1 + self.jitter * (2 * rand() - 1)))
 
     def allowed(self, upstream_status: int | None) -> int:

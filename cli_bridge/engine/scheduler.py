@@ -15,6 +15,7 @@ import contextlib
 import math
 import os
 from collections.abc import Callable
+from typing import TypedDict
 
 from ..errors import RateLimited, Timeout
 
@@ -24,6 +25,14 @@ CLI_MEMORY = 256 * 1024 * 1024
 # A reclaimer retires one idle process and returns a token that the process's later
 # `release(token)` hands back, or None when it had nothing idle to give.
 Reclaimer = Callable[[], object | None]
+
+
+class QueueStats(TypedDict):
+    max_concurrency: int
+    max_queue: int
+    processes: int
+    queued: int
+    rejected: int
 
 
 class QueueFull(RateLimited):
@@ -144,7 +153,7 @@ class Scheduler:
                 self._freeing.add(id(token))
                 need -= 1
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> QueueStats:
         return {
             "max_concurrency": self.max_concurrency,
             "max_queue": self.max_queue,

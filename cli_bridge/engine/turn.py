@@ -9,25 +9,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from ..errors import CliFailed, ProxyError
 from ..protocol.events import CliEvent
 
 log = logging.getLogger("cli_bridge.turn")
 
-_END = object()
+
+class _End:
+    """Queued after the last event: the turn is over."""
+
+
+_END = _End()
 
 
 class Turn:
-    def __init__(self, events: AsyncIterator[CliEvent]) -> None:
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
+    def __init__(self, events: AsyncGenerator[CliEvent, None]) -> None:
+        self._queue: asyncio.Queue[CliEvent | ProxyError | _End] = asyncio.Queue()
         self._done = False
         self._task = asyncio.create_task(self._pump(events))
 
-    async def _pump(self, events: AsyncIterator[CliEvent]) -> None:
+    async def _pump(self, events: AsyncGenerator[CliEvent, None]) -> None:
         try:
-            async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
+            async with contextlib.aclosing(events) as stream:
                 async for event in stream:
                     self._queue.put_nowait(event)
         except ProxyError as exc:
@@ -49,13 +54,13 @@ class Turn:
         else:
             async with asyncio.timeout(timeout):
                 item = await self._queue.get()
-        if item is _END:
+        if isinstance(item, _End):
             self._done = True
             return None
         if isinstance(item, ProxyError):
             self._done = True
             raise item
-        return item  # type: ignore[return-value]
+        return item
 
     def cancel(self) -> None:
         """Abandon the turn: its process is killed (SIGTERM, then SIGKILL)."""

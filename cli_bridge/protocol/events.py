@@ -8,8 +8,22 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, TypeAlias
+
+from .wire import USAGE_COUNTS, JsonObject, JsonValue, OutputTokensDetails, Usage
+
+# The content-block types of the Messages API the bridge tells apart; any other is "other".
+BlockKind: TypeAlias = Literal[
+    "text",
+    "thinking",
+    "redacted_thinking",
+    "tool_use",
+    "server_tool_use",
+    "web_search_tool_result",
+    "other",
+]
 
 
 class MalformedLine(ValueError):
@@ -35,7 +49,7 @@ class MessageStart:
 class BlockStart:
     message_id: str | None
     index: int
-    kind: str  # text, thinking, tool_use, ...
+    kind: BlockKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +77,11 @@ class AssistantBlock:
     """One complete content block (the CLI prints one `assistant` line per block)."""
 
     message_id: str | None
-    kind: str
+    kind: BlockKind
     text: str
     is_api_error: bool = False
     api_error_status: int | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    raw: JsonObject = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +97,7 @@ class ApiRetry:
 class RateLimitInfo:
     """A rate-limit report from the CLI (reset times, plan usage); kept for /health."""
 
-    info: dict[str, Any]
+    info: JsonObject  # passed through to /health as the CLI sent it
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +105,13 @@ class Result:
     subtype: str
     is_error: bool
     text: str
-    usage: dict[str, Any]
+    usage: Usage
     stop_reason: str | None
     terminal_reason: str | None
     api_error_status: int | None
     errors: list[str]
     session_id: str | None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    raw: JsonObject = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +120,7 @@ class Other:
 
     type: str
     subtype: str | None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    raw: JsonObject = field(default_factory=dict, repr=False)
 
 
 CliEvent = (
@@ -124,15 +138,49 @@ CliEvent = (
 )
 
 
-def _int_or_none(value: Any) -> int | None:
+def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _str_or_none(value: Any) -> str | None:
+def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _delay_or_none(value: Any) -> float | None:
+def _object(value: object) -> Mapping[str, object]:
+    """`value` when it is a JSON object, else an empty one (JSON keys are always strings)."""
+    return value if isinstance(value, dict) else {}
+
+
+def block_kind(value: object) -> BlockKind:
+    match value:
+        case (
+            "text"
+            | "thinking"
+            | "redacted_thinking"
+            | "tool_use"
+            | "server_tool_use"
+            | "web_search_tool_result"
+        ):
+            return value
+    return "other"
+
+
+def usage_from_json(value: object) -> Usage:
+    """The integer token counts of a `usage` object; anything else in it is dropped."""
+    raw = _object(value)
+    usage: Usage = {}
+    for key in USAGE_COUNTS:
+        count = _int_or_none(raw.get(key))
+        if count is not None:
+            usage[key] = count
+    thinking = _int_or_none(_object(raw.get("output_tokens_details")).get("thinking_tokens"))
+    if thinking is not None:
+        details: OutputTokensDetails = {"thinking_tokens": thinking}
+        usage["output_tokens_details"] = details
+    return usage
+
+
+def _delay_or_none(value: object) -> float | None:
     """A finite, non-negative number of milliseconds (JSON allows 1e999 and 400-digit ints)."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
@@ -146,7 +194,7 @@ def _delay_or_none(value: Any) -> float | None:
 def event_from_line(line: bytes | str) -> CliEvent:
     """Parse one stdout line; raises MalformedLine when it is not a JSON object."""
     try:
-        obj = json.loads(line)
+        obj: JsonValue = json.loads(line)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedLine(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
@@ -154,7 +202,7 @@ def event_from_line(line: bytes | str) -> CliEvent:
     return event_from_dict(obj)
 
 
-def event_from_dict(obj: dict[str, Any]) -> CliEvent:
+def event_from_dict(obj: JsonObject) -> CliEvent:
     kind = obj.get("type")
     subtype = _str_or_none(obj.get("subtype"))
     if kind == "stream_event":
@@ -183,7 +231,7 @@ def event_from_dict(obj: dict[str, Any]) -> CliEvent:
     return Other(str(kind), subtype, obj)
 
 
-def _stream_event(obj: dict[str, Any]) -> CliEvent:
+def _stream_event(obj: JsonObject) -> CliEvent:
     event = obj.get("event")
     if not isinstance(event, dict):
         return Other("stream_event", None, obj)
@@ -191,36 +239,32 @@ def _stream_event(obj: dict[str, Any]) -> CliEvent:
     etype = event.get("type")
     index = _int_or_none(event.get("index")) or 0
     if etype == "content_block_delta":
-        delta = event.get("delta")
-        if isinstance(delta, dict):
-            if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
-                return TextDelta(message_id, index, delta["text"])
-            if delta.get("type") == "thinking_delta" and isinstance(delta.get("thinking"), str):
-                return ThinkingDelta(message_id, index, delta["thinking"])
+        delta = _object(event.get("delta"))
+        text, thinking = delta.get("text"), delta.get("thinking")
+        if delta.get("type") == "text_delta" and isinstance(text, str):
+            return TextDelta(message_id, index, text)
+        if delta.get("type") == "thinking_delta" and isinstance(thinking, str):
+            return ThinkingDelta(message_id, index, thinking)
     elif etype == "content_block_start":
         block = event.get("content_block")
-        kind = block.get("type") if isinstance(block, dict) else None
-        return BlockStart(message_id, index, str(kind))
+        kind = block_kind(block.get("type")) if isinstance(block, dict) else "other"
+        return BlockStart(message_id, index, kind)
     elif etype == "message_start":
-        message = event.get("message")
-        message = message if isinstance(message, dict) else {}
+        message = _object(event.get("message"))
         return MessageStart(
             message_id or _str_or_none(message.get("id")), _str_or_none(message.get("model"))
         )
     elif etype == "message_delta":
-        delta = event.get("delta")
-        stop = _str_or_none(delta.get("stop_reason")) if isinstance(delta, dict) else None
+        stop = _str_or_none(_object(event.get("delta")).get("stop_reason"))
         return MessageDelta(message_id, stop)
     return Other("stream_event", _str_or_none(etype), obj)
 
 
-def _assistant(obj: dict[str, Any]) -> CliEvent:
-    message = obj.get("message")
-    message = message if isinstance(message, dict) else {}
+def _assistant(obj: JsonObject) -> CliEvent:
+    message = _object(obj.get("message"))
     content = message.get("content")
-    block = content[0] if isinstance(content, list) and content else {}
-    block = block if isinstance(block, dict) else {}
-    kind = str(block.get("type"))
+    block = _object(content[0] if isinstance(content, list) and content else None)
+    kind = block_kind(block.get("type"))
     text = block.get("text") if kind == "text" else block.get("thinking")
     return AssistantBlock(
         message_id=_str_or_none(message.get("id")),
@@ -232,14 +276,14 @@ def _assistant(obj: dict[str, Any]) -> CliEvent:
     )
 
 
-def _result(obj: dict[str, Any]) -> Result:
-    usage = obj.get("usage")
+def _result(obj: JsonObject) -> Result:
+    text = obj.get("result")
     errors = obj.get("errors")
     return Result(
         subtype=str(obj.get("subtype")),
         is_error=bool(obj.get("is_error")),
-        text=obj.get("result") if isinstance(obj.get("result"), str) else "",
-        usage=usage if isinstance(usage, dict) else {},
+        text=text if isinstance(text, str) else "",
+        usage=usage_from_json(obj.get("usage")),
         stop_reason=_str_or_none(obj.get("stop_reason")),
         terminal_reason=_str_or_none(obj.get("terminal_reason")),
         api_error_status=_int_or_none(obj.get("api_error_status")),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from .blocks import CliMessage, UserContent
+from .blocks import UserContent
+from .wire import UserLine
 
 
 def user_line(content: UserContent) -> bytes:
     """One user turn: text or content blocks, as the CLI reads it."""
-    message: CliMessage = {"role": "user", "content": content}
-    line = {"type": "user", "message": message}
+    line: UserLine = {"type": "user", "message": {"role": "user", "content": content}}
     return (json.dumps(line, ensure_ascii=False) + "\n").encode()

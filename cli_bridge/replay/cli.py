@@ -27,9 +27,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from .transcripts import Transcript, load_transcript, scenario_names, transcripts_dir
+from ..protocol.wire import JsonObject, JsonValue
+from .transcripts import StdoutLine, Transcript, load_transcript, scenario_names, transcripts_dir
 
 DEFAULT_SCENARIO = "plain"
 ECHO_PREFIX = "Replay: "
@@ -43,7 +44,7 @@ class ReplayError(Exception):
     """A usage error the real CLI would also refuse (printed to stderr, exit 1)."""
 
 
-def compact_json(value: Any) -> str:
+def compact_json(value: JsonValue) -> str:
     """JSON as the CLI prints it (JavaScript's JSON.stringify: no spaces, no ASCII escaping)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -76,9 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def prompt_from_user_line(line: dict[str, Any]) -> str:
+def prompt_from_user_line(line: JsonObject) -> str:
     """The text of a stream-json `user` line (string content or text blocks)."""
-    content = (line.get("message") or {}).get("content")
+    message = line.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -113,19 +115,25 @@ def split_text(text: str, n: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def _text_delta(event: Any) -> dict[str, Any] | None:
+def _text_delta(event: StdoutLine) -> JsonObject | None:
     inner = event.get("event") if isinstance(event, dict) else None
     delta = inner.get("delta") if isinstance(inner, dict) else None
     return delta if isinstance(delta, dict) and delta.get("type") == "text_delta" else None
 
 
+def _content_blocks(event: JsonObject) -> list[JsonValue]:
+    message = event.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, list) else []
+
+
 def with_reply(
-    events: list[Any], timing: list[float], old: str, new: str
-) -> tuple[list[Any], list[float]]:
+    events: list[StdoutLine], timing: list[float], old: str, new: str
+) -> tuple[list[StdoutLine], list[float]]:
     """The events with the single-block answer `old` replaced by `new` everywhere it shows."""
     n_deltas = sum(1 for e in events if _text_delta(e) is not None)
     pieces = iter(split_text(new, n_deltas))
-    out: list[Any] = []
+    out: list[StdoutLine] = []
     times: list[float] = []
     for event, t in zip(events, timing or [0.0] * len(events), strict=False):
         event = copy.deepcopy(event)
@@ -136,17 +144,23 @@ def with_reply(
                 continue  # the new answer is shorter than the recorded number of deltas
             delta["text"] = piece
         elif isinstance(event, dict) and event.get("type") == "assistant":
-            for block in (event.get("message") or {}).get("content") or []:
-                if isinstance(block, dict) and block.get("type") == "text" and block["text"] == old:
+            for block in _content_blocks(event):
+                if isinstance(block, dict) and (block.get("type"), block.get("text")) == (
+                    "text",
+                    old,
+                ):
                     block["text"] = new
-        elif isinstance(event, dict) and event.get("type") == "result" and event["result"] == old:
+        elif isinstance(event, dict) and (event.get("type"), event.get("result")) == (
+            "result",
+            old,
+        ):
             event["result"] = new
         out.append(event)
         times.append(t)
     return out, times
 
 
-def visible(event: Any, args: argparse.Namespace) -> bool:
+def visible(event: StdoutLine, args: argparse.Namespace) -> bool:
     """Partial-message events only appear with --include-partial-messages, as in the real CLI."""
     if args.include_partial_messages or not isinstance(event, dict):
         return True
@@ -230,7 +244,7 @@ def run(argv: Sequence[str]) -> int:
         if not raw.strip():
             continue
         try:
-            line = json.loads(raw)
+            line: JsonValue = json.loads(raw)
         except ValueError:
             n = len(raw.rstrip("\n"))
             raise ReplayError(f"Error parsing streaming input line ({n} chars)") from None

@@ -441,7 +441,7 @@ def test_unknown_types_become_other():
 def test_stream_event_edge_cases():
     # content_block_start without a block, delta without text
     start = event_from_dict({"type": "stream_event", "event": {"type": "content_block_start"}})
-    assert start == BlockStart(None, 0, "None")
+    assert start == BlockStart(None, 0, "other")
     delta = event_from_dict(
         {
             "type": "stream_event",
@@ -480,7 +480,7 @@ def test_assistant_edge_cases():
     empty = event_from_dict({"type": "assistant"})
     assert isinstance(empty, AssistantBlock)
     assert (empty.kind, empty.text, empty.message_id, empty.is_api_error) == (
-        "None",
+        "other",
         "",
         None,
         False,
@@ -490,7 +490,10 @@ def test_assistant_edge_cases():
     )
     assert (thinking.kind, thinking.text) == ("thinking", "hm")
     odd = event_from_dict({"type": "assistant", "message": {"content": ["text"]}})
-    assert (odd.kind, odd.text) == ("None", "")
+    assert (odd.kind, odd.text) == ("other", "")
+    # a block type the bridge does not tell apart is "other", never a free-form string
+    new = event_from_dict({"type": "assistant", "message": {"content": [{"type": "x_block"}]}})
+    assert new.kind == "other"
 
 
 # --- fuzzing: nothing but MalformedLine ever escapes ----------------------------------------

@@ -9,13 +9,27 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, Required, TypeAlias, TypedDict
 
 from ...errors import InvalidRequest
-from ...protocol.blocks import Conversation
+from ...protocol.blocks import Conversation, Role
 
 INSTRUCTION_ROLES = ("system", "developer")
 TEXT_PART_TYPES = ("text", "input_text", "output_text", "refusal")
+
+ChatRole: TypeAlias = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+class ChatMessage(TypedDict, total=False):
+    """One entry of a chat request's `messages`. openapi.yaml has checked `role`; every other
+    field is checked here as it is read, so this converter is safe on any JSON."""
+
+    role: Required[ChatRole]
+    content: object  # a string, an array of content parts, or null
+    name: object
+    tool_calls: object
+    tool_call_id: object
+    function_call: object
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +40,7 @@ class CliInput:
     prompt: str
 
 
-def text_from_content(content: Any, param: str) -> str:
+def text_from_content(content: object, param: str) -> str:
     """A message's `content` (string, parts array or null) as plain text."""
     if content is None:
         return ""
@@ -56,29 +70,35 @@ def text_from_content(content: Any, param: str) -> str:
     return "\n".join(texts)
 
 
-def _tool_calls_text(message: dict[str, Any]) -> str:
-    calls = message.get("tool_calls") or []
-    if message.get("function_call"):
-        calls = [*calls, {"type": "function", "function": message["function_call"]}]
+def _tool_calls_text(message: ChatMessage) -> str:
+    listed = message.get("tool_calls") or []
+    calls: list[object] = list(listed) if isinstance(listed, list) else []
+    function_call = message.get("function_call")
+    if function_call:
+        calls.append({"type": "function", "function": function_call})
     lines = []
     for call in calls:
-        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(call, dict):
+            continue
+        fn = call.get("function")
         if isinstance(fn, dict):
-            ident = f' id="{call["id"]}"' if isinstance(call.get("id"), str) else ""
+            call_id = call.get("id")
+            ident = f' id="{call_id}"' if isinstance(call_id, str) else ""
             lines.append(
                 f'<tool_call{ident} name="{fn.get("name")}">{fn.get("arguments", "")}</tool_call>'
             )
     return "\n".join(lines)
 
 
-def _render_turn(message: dict[str, Any], param: str) -> str:
-    role = message["role"]
+def _render_turn(message: ChatMessage, param: str) -> str:
+    role: str = message["role"]
     text = text_from_content(message.get("content"), f"{param}.content")
     attrs = ""
-    if isinstance(message.get("name"), str):
-        attrs += f" name={json.dumps(message['name'])}"
+    name = message.get("name")
+    if isinstance(name, str):
+        attrs += f" name={json.dumps(name)}"
     if role in ("tool", "function"):
-        ref = message.get("tool_call_id") or message.get("name")
+        ref = message.get("tool_call_id") or name
         if isinstance(ref, str):
             attrs = f" tool_call_id={json.dumps(ref)}"
         role = "tool_result"
@@ -88,10 +108,10 @@ def _render_turn(message: dict[str, Any], param: str) -> str:
     return f"<{role}{attrs}>\n{text}\n</{role}>"
 
 
-def input_from_messages(messages: Sequence[dict[str, Any]]) -> CliInput:
+def input_from_messages(messages: Sequence[ChatMessage]) -> CliInput:
     """Split instructions from the conversation and render the conversation as one prompt."""
     instructions: list[str] = []
-    turns: list[tuple[int, dict[str, Any]]] = []
+    turns: list[tuple[int, ChatMessage]] = []
     for i, message in enumerate(messages):
         if message["role"] in INSTRUCTION_ROLES:
             text = text_from_content(message.get("content"), f"messages.{i}.content")
@@ -134,14 +154,14 @@ def input_from_messages(messages: Sequence[dict[str, Any]]) -> CliInput:
     return CliInput(system_prompt=system_prompt, prompt=prompt)
 
 
-def conversation_from_messages(messages: Sequence[dict[str, Any]]) -> Conversation | None:
+def conversation_from_messages(messages: Sequence[ChatMessage]) -> Conversation | None:
     """The plain user/assistant exchange, or None when it holds anything else."""
-    turns: list[tuple[str, str]] = []
+    turns: list[tuple[Role, str]] = []
     for message in messages:
         role = message.get("role")
         if role in INSTRUCTION_ROLES:
             continue
-        if role not in ("user", "assistant"):
+        if role != "user" and role != "assistant":
             return None
         if message.get("name") or message.get("tool_calls") or message.get("function_call"):
             return None
