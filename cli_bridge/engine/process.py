@@ -14,6 +14,7 @@ import signal
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
+from ..cli_version import INSTALL_HINT
 from ..errors import CliNotFound
 
 log = logging.getLogger("cli_bridge.process")
@@ -21,10 +22,6 @@ log = logging.getLogger("cli_bridge.process")
 STDOUT_LIMIT = 64 * 1024 * 1024  # one stream-json line can carry a large tool result or image
 STDERR_TAIL = 8192
 
-INSTALL_HINT = (
-    "Install it with `npm install -g @anthropic-ai/claude-code` and log in with `claude`, "
-    "or point --claude-bin / CLAUDE_BIN at it."
-)
 
 
 class CliProcess:
