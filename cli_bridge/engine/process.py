@@ -23,7 +23,6 @@ STDOUT_LIMIT = 64 * 1024 * 1024  # one stream-json line can carry a large tool r
 STDERR_TAIL = 8192
 
 
-
 class CliProcess:
     """A running `claude` child in its own process group."""
 
