@@ -122,6 +122,7 @@ FLAGS: tuple[Flag, ...] = (
 )
 # fmt: on
 BY_FIELD: dict[str, Flag] = {f.field: f for f in FLAGS}
+_METAVARS: dict[Callable[[str], Any], str] = {p.count: "N", p.seconds: "SECONDS"}
 
 
 def default(field: str) -> Any:
@@ -148,7 +149,7 @@ def build_parser(
             dest=f.field,
             action="append" if f.repeatable else "store",
             default=None,
-            metavar=f.metavar or f.flag[2:].upper().replace("-", "_"),
+            metavar=f.metavar or _METAVARS.get(f.parse) or f.flag[2:].upper().replace("-", "_"),
             help=help_text + (" (repeatable)" if f.repeatable else ""),
         )
     return parser
