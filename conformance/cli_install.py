@@ -14,8 +14,10 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-CLI_PACKAGE = "@anthropic-ai/claude-code"
-CLI_VERSION = os.environ.get("CLAUDE_CLI_VERSION", "2.1.332")
+from cli_bridge import cli_version
+
+CLI_PACKAGE = cli_version.CLI_PACKAGE
+CLI_VERSION = os.environ.get("CLAUDE_CLI_VERSION", cli_version.CLI_VERSION)
 
 
 def cache_dir() -> Path:

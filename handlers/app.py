@@ -14,6 +14,7 @@ from connexion.exceptions import BadRequestProblem, ProblemException, Unauthoriz
 from starlette.exceptions import HTTPException
 
 from cli_bridge import Catalogue, ClaudeBridge, ProxyError
+from cli_bridge.cli_version import INSTALL_HINT
 
 from . import api, errors, middleware, security
 from .config.settings import Settings
@@ -48,7 +49,11 @@ def create_app(
         await bridge.start()
         cli = await probe_cli(settings.claude_bin)
         if not cli.found:
-            log.warning("Claude CLI %r not found: chat requests will get 503", settings.claude_bin)
+            log.warning(
+                "Claude CLI %r not found: chat requests get 503. %s",
+                settings.claude_bin,
+                INSTALL_HINT,
+            )
         state = AppState(settings, catalogue, bridge, cli)
         if on_ready is not None:
             on_ready(state)

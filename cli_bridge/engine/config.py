@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .retry import RetryPolicy
+from .scheduler import default_max_concurrency
 
 # Observer for benchmarks and tracing: (what, pid, stdout line). `what` is "spawn" (about to
 # start a CLI), "write" (a user turn was written to pid's stdin) or "line" (pid printed a line).
@@ -28,13 +29,14 @@ class BridgeConfig:
     workdir: Path | None = None
     # Extra environment for the CLI (e.g. CLAUDE_CODE_MAX_RETRIES) set by the server.
     extra_env: dict[str, str] = field(default_factory=dict)
-    # Process engine (scheduler.py, pool.py, sessions.py, retry.py).
-    max_concurrency: int = 4  # live CLI processes of every kind
+    # Process engine (scheduler.py, pool.py, parked.py, retry.py). The defaults equal the
+    # proxy's flag table (handlers/config/flags.py; tests/unit/test_flags.py checks).
+    max_concurrency: int = field(default_factory=default_max_concurrency)  # every kind
     max_queue: int = 128  # requests waiting for a process; beyond: 429
-    pool_size: int = 0  # warm processes; 0 disables the pool
-    pool_model: str | None = None  # CLI model the pool starts with before it learns
+    pool_size: int = 2  # warm processes; 0 disables the pool
+    pool_model: str | None = "opus"  # CLI model the pool starts with before it learns
     pool_idle: float = 300.0  # a warm process is replaced after this long unused
-    session_idle: float = 0.0  # a process keeps its conversation this long; 0 disables
+    session_idle: float = 60.0  # a process keeps its conversation this long; 0 disables
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     orphan_sentinel: bool = True  # out-of-process safety net, see reaper.py
     tracer: Tracer | None = None

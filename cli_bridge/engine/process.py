@@ -14,17 +14,13 @@ import signal
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
+from ..cli_version import INSTALL_HINT
 from ..errors import CliNotFound
 
 log = logging.getLogger("cli_bridge.process")
 
 STDOUT_LIMIT = 64 * 1024 * 1024  # one stream-json line can carry a large tool result or image
 STDERR_TAIL = 8192
-
-INSTALL_HINT = (
-    "Install it with `npm install -g @anthropic-ai/claude-code` and log in with `claude`, "
-    "or point --claude-bin / CLAUDE_BIN at it."
-)
 
 
 class CliProcess:

@@ -22,15 +22,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cli_bridge.cli_version import CLI_VERSION, INSTALL_COMMAND, NODE_VERSION
 from cli_bridge.protocol.environment import child_env
 
 from .. import security
+from ..config import flags
 from ..config.settings import Settings, settings_from_args
 from ..version import VERSION
 
-TESTED_CLI_VERSION = "2.1.332"
+TESTED_CLI_VERSION = CLI_VERSION
 CLI_TIMEOUT = 15.0
-INSTALL = f"npm install -g @anthropic-ai/claude-code@{TESTED_CLI_VERSION}"
+INSTALL = f"{INSTALL_COMMAND} (needs Node.js {NODE_VERSION} or newer)"
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -116,6 +118,16 @@ def check_login(path: str, env: Mapping[str, str]) -> list[Check]:
     except ValueError:
         info = None
     if not isinstance(info, dict) or "loggedIn" not in info:
+        if status.returncode != 0 and "usage:" in (status.stderr + status.stdout).lower():
+            # argparse-style usage: not the real CLI (e.g. the replay stand-in)
+            return [
+                Check(
+                    WARN,
+                    "logged in",
+                    "this CLI has no `auth status` (not the real "
+                    "Claude Code CLI? e.g. claude-max-api-replay needs no login)",
+                )
+            ]
         detail = (status.stderr or status.stdout).strip()[:200]
         return [Check(WARN, "logged in", f"could not tell ({detail or 'no output'})", login_fix)]
     out = []
@@ -205,6 +217,12 @@ def check_safety(settings: Settings) -> list[Check]:
     return out
 
 
+def check_settings(settings: Settings) -> Check:
+    """The settings that differ from the flag table's defaults (secrets as a count)."""
+    values = {f.field: getattr(settings, f.field) for f in flags.FLAGS}
+    return Check(OK, "settings", ", ".join(flags.changed(values)) or "all defaults")
+
+
 def run_checks(settings: Settings, environ: Mapping[str, str]) -> list[Check]:
     python = f"{platform.python_version()} ({sys.executable})"
     return [
@@ -213,6 +231,7 @@ def run_checks(settings: Settings, environ: Mapping[str, str]) -> list[Check]:
         check_runtime_dir(settings),
         check_port(settings),
         *check_safety(settings),
+        check_settings(settings),
     ]
 
 
@@ -231,7 +250,14 @@ def render(checks: Sequence[Check]) -> str:
 
 def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
-    settings = settings_from_args(argv, environ)
+    settings = settings_from_args(
+        argv,
+        environ,
+        prog="claude-max-api doctor",
+        description="Check that everything is in place to serve: the CLI, its login, the "
+        "data dir, the port and the safety settings. Takes the server's flags and environment.",
+        epilog="exit code 1 when a check fails (warnings do not fail)",
+    )
     checks = run_checks(settings, environ)
     print(render(checks))
     return 1 if any(c.status == FAIL for c in checks) else 0

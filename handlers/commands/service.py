@@ -215,7 +215,9 @@ def main(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(
         prog="claude-max-api install-service",
-        description="Install the proxy as a user service; other flags are passed to the server.",
+        description="Install the proxy as a user service that starts at login and restarts "
+        "if it fails. Other flags (see `claude-max-api --help`) are checked and passed to the "
+        "server; API keys go into a private file, never onto the command line.",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the files, write nothing")
     parser.add_argument(

@@ -1,61 +1,67 @@
-"""Configuration: command-line flags, each with an environment variable, read once."""
+"""Settings: the flag table (flags.py) parsed once into one typed, checked object."""
 
 from __future__ import annotations
 
-import argparse
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cli_bridge import BridgeConfig
-from cli_bridge.catalogue import Catalogue, parse_model_mappings
+from cli_bridge.catalogue import Catalogue
 from cli_bridge.engine.config import Tracer
 from cli_bridge.engine.retry import RetryPolicy
 from cli_bridge.engine.scheduler import default_max_concurrency
 
-from .engine_options import add_engine_flags, engine_settings
-from .safety_options import add_safety_flags, safety_settings
+from . import flags
 
-TRUE = {"1", "true", "yes", "on"}
+SERVE_EPILOG = "commands: `claude-max-api doctor`, `claude-max-api install-service [--dry-run]`"
+
+
+# The flag table's parsed defaults: Settings() is what no flag and no variable give.
+_D: dict[str, Any] = {f.field: f.value() for f in flags.FLAGS}
+_BRIDGE = BridgeConfig()  # for the engine settings that are not flags
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 3456
-    claude_bin: str = "claude"
-    request_timeout: float = 900.0
-    stall_timeout: float = 180.0
-    keepalive_interval: float = 15.0
-    kill_grace: float = 2.0
-    debug: bool = False
-    log_level: str = "info"
-    models: dict[str, str] = field(default_factory=dict)
+    host: str = _D["host"]
+    port: int = _D["port"]
+    claude_bin: str = _D["claude_bin"]
+    request_timeout: float = _D["request_timeout"]
+    stall_timeout: float = _D["stall_timeout"]
+    keepalive_interval: float = _D["keepalive_interval"]
+    kill_grace: float = _BRIDGE.kill_grace  # not a flag: SIGTERM -> SIGKILL
+    debug: bool = _D["debug"]
+    log_level: str = _D["log_level"]
+    models: dict[str, str] = field(default_factory=lambda: dict(_D["models"]))
     runtime_dir: Path = field(default_factory=lambda: default_runtime_dir())
-    cli_env: dict[str, str] = field(default_factory=dict)
+    cli_env: dict[str, str] = field(default_factory=dict)  # not a flag: set by tests
     # Safety (see handlers/security.py and README "Security").
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
-    allowed_hosts: tuple[str, ...] = ()  # extra Host names on top of the defaults
-    cors_origins: tuple[str, ...] = ()
-    claude_tools: str = ""  # Claude Code's built-in tools: "" = none
-    workdir: Path | None = None  # fixed CLI working directory; None = empty one per run
-    max_body_bytes: int = 10 * 1024 * 1024
-    max_messages: int = 1000
-    max_message_chars: int = 1_000_000
-    log_format: str = "text"
-    # Process engine (see handlers/engine_options.py and README "Process engine").
-    max_concurrency: int = 0  # 0: derived from CPU count and memory
-    max_queue: int = 128
-    pool_size: int = 2
-    pool_model: str = "opus"
-    pool_idle: float = 300.0
-    session_idle: float = 60.0
-    upstream_retries: int = 2
-    rate_limit_retries: int = 0
-    retry_backoff: float = 1.0
-    shutdown_timeout: float = 30.0
+    api_keys: tuple[str, ...] = field(default=_D["api_keys"], repr=False)
+    allowed_hosts: tuple[str, ...] = _D["allowed_hosts"]  # on top of the defaults
+    cors_origins: tuple[str, ...] = _D["cors_origins"]
+    claude_tools: str = _D["claude_tools"]  # Claude Code's built-in tools: "" = none
+    workdir: Path | None = _D["workdir"]  # None = an empty one per run
+    max_body_bytes: int = _D["max_body_bytes"]
+    max_messages: int = _D["max_messages"]
+    max_message_chars: int = _D["max_message_chars"]
+    log_format: str = _D["log_format"]
+    # Process engine (see README "Process engine").
+    max_concurrency: int = _D["max_concurrency"]  # 0: derived from CPUs and memory
+    max_queue: int = _D["max_queue"]
+    pool_size: int = _D["pool_size"]
+    pool_model: str = _D["pool_model"]
+    pool_idle: float = _D["pool_idle"]
+    session_idle: float = _D["session_idle"]
+    upstream_retries: int = _D["upstream_retries"]
+    rate_limit_retries: int = _D["rate_limit_retries"]
+    retry_backoff: float = _D["retry_backoff"]
+    shutdown_timeout: float = _D["shutdown_timeout"]
     tracer: Tracer | None = field(default=None, repr=False, compare=False)  # benchmarks only
 
     def bridge_config(self) -> BridgeConfig:
@@ -91,84 +97,43 @@ def default_runtime_dir() -> Path:
     return base / f"proxy-{os.getpid()}"
 
 
-def _env_bool(environ: Mapping[str, str], key: str) -> bool:
-    return environ.get(key, "").strip().lower() in TRUE
-
-
-def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
-    # Numeric defaults stay strings: argparse converts them with `type`, so a bad environment
-    # value is a usage error (exit 2), not a ValueError traceback.
-    env = environ.get
-    p = argparse.ArgumentParser(
-        prog="claude-max-api",
-        description="OpenAI-compatible API for your Claude subscription, via the Claude Code CLI.",
-        epilog="commands: `claude-max-api doctor`, `claude-max-api install-service [--dry-run]`",
-    )
-    p.add_argument("legacy_port", nargs="?", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--host", default=env("CLAUDE_PROXY_HOST", "127.0.0.1"), help="bind address")
-    p.add_argument("--port", type=int, default=env("CLAUDE_PROXY_PORT", "3456"), help="listen port")
-    p.add_argument("--claude-bin", default=env("CLAUDE_BIN", "claude"), help="the claude CLI")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=env("CLAUDE_PROXY_TIMEOUT", "900"),
-        help="seconds a request may take in all (default 900)",
-    )
-    p.add_argument(
-        "--stall-timeout",
-        type=float,
-        default=env("CLAUDE_PROXY_STALL_TIMEOUT", "180"),
-        help="kill the CLI after this many silent seconds (default 180; 0 = off)",
-    )
-    p.add_argument(
-        "--keepalive",
-        type=float,
-        default=env("CLAUDE_PROXY_KEEPALIVE", "15"),
-        help="seconds between SSE keep-alive comments while the CLI is silent",
-    )
-    p.add_argument(
-        "--model",
-        action="append",
-        default=[env("CLAUDE_PROXY_MODELS", "")],
-        metavar="ID=CLI_MODEL",
-        help="add or override a model id (repeatable)",
-    )
-    p.add_argument(
-        "--debug",
-        action="store_true",
-        default=_env_bool(environ, "DEBUG_SUBPROCESS"),
-        help="log CLI spawns, argv, pids, exit codes and event flow",
-    )
-    p.add_argument("--log-level", default=env("CLAUDE_PROXY_LOG_LEVEL", "info"))
-    add_safety_flags(p, environ)
-    add_engine_flags(p, environ)
-    return p
+def resolve_cli(claude_bin: str, environ: Mapping[str, str]) -> str:
+    """The CLI to run: a path made absolute (the CLI runs in another cwd); a bare name on
+    PATH as given; else the one beside this program (`claude-max-api-replay` in an
+    unactivated venv), else as given, to be reported missing."""
+    if os.sep in claude_bin:
+        return os.path.abspath(claude_bin)
+    if shutil.which(claude_bin, path=environ.get("PATH")):
+        return claude_bin
+    here = [Path(sys.argv[0]).parent] if sys.argv and Path(sys.argv[0]).is_file() else []
+    for folder in [*here, Path(sys.executable).parent]:
+        found = shutil.which(claude_bin, path=str(folder))
+        if found:
+            return os.path.abspath(found)
+    return claude_bin
 
 
 def settings_from_args(
-    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    prog: str = flags.PROG,
+    description: str = flags.DESCRIPTION,
+    epilog: str | None = SERVE_EPILOG,
 ) -> Settings:
+    """Settings from flags and the environment, checked: a bad value exits 2 with usage."""
     environ = os.environ if environ is None else environ
-    parser = build_parser(environ)
+    parser = flags.build_parser(prog, description, epilog)
     args = parser.parse_args(argv)
-    try:
-        models = parse_model_mappings(args.model)
-        Catalogue(models)  # refuse unusable values (e.g. `id=--tools`) now, not at app start
-    except ValueError as exc:
-        parser.error(str(exc))
-    port = args.legacy_port if args.legacy_port is not None else args.port
-    if not 0 <= port <= 65535:
-        parser.error(f"port must be between 0 and 65535, got {port}")
-    return Settings(
-        host=args.host,
-        port=port,
-        claude_bin=args.claude_bin,
-        request_timeout=args.timeout,
-        stall_timeout=args.stall_timeout,
-        keepalive_interval=args.keepalive,
-        debug=args.debug,
-        log_level=args.log_level,
-        models=models,
-        **safety_settings(args, parser),
-        **engine_settings(args, parser, models),
-    )
+    values = flags.read(args, environ, parser)
+    if args.legacy_port is not None:  # the seed's positional port wins
+        values["port"] = args.legacy_port
+    if not 0 <= values["port"] <= 65535:
+        parser.error(f"port must be between 0 and 65535, got {values['port']}")
+    if "*" in values["cors_origins"] and not values["api_keys"]:
+        parser.error("--cors-origin '*' lets every web page call the proxy: set --api-key too")
+    models = values["models"]
+    if values["pool_size"] and Catalogue(models).lookup(values["pool_model"]) is None:
+        parser.error(f"--pool-model {values['pool_model']!r} is not a known model id")
+    values["claude_bin"] = resolve_cli(values["claude_bin"], environ)
+    return Settings(**values)

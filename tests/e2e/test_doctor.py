@@ -100,3 +100,35 @@ def test_hanging_cli_does_not_hang_doctor(capsys, environ, tmp_path, monkeypatch
     assert line(out, "CLI version").startswith("warn")  # not the tested version
     assert "9.9.9" in out
     assert "hung for 1 s" in line(out, "logged in")
+
+
+def test_replay_cli_says_it_has_no_auth_status(capsys, environ):
+    code, out = run(capsys, environ, "--claude-bin", "claude-max-api-replay", "--port", "0")
+    assert code == 0, out
+    assert line(out, "claude CLI").endswith("/claude-max-api-replay")  # found beside Python
+    logged_in = line(out, "logged in")
+    assert logged_in.startswith("warn") and "has no `auth status`" in logged_in
+    assert "usage:" not in out and "could not tell" not in out
+
+
+def test_missing_cli_hint_names_the_node_version(capsys, environ, tmp_path):
+    _, out = run(capsys, environ, "--claude-bin", str(tmp_path / "claude"))
+    assert "needs Node.js 22 or newer" in out
+
+
+def test_settings_line_shows_what_differs_from_the_defaults(capsys, environ, claude_bin):
+    environ["CLAUDE_PROXY_POOL_SIZE"] = "0"
+    key = "sk-proxy-0123456789"
+    _, out = run(capsys, environ, "--claude-bin", claude_bin, "--port", "0", "--api-key", key)
+    settings = line(out, "settings")
+    assert "--port 0" in settings and "--pool-size 0" in settings
+    assert "--api-key 1 set" in settings and key not in out
+
+
+def test_doctor_help_is_its_own(capsys, environ):
+    with pytest.raises(SystemExit) as done:
+        doctor.main(["--help"], environ)
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: claude-max-api doctor ")
+    assert "Check that everything is in place" in out and "--claude-bin" in out

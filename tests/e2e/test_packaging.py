@@ -34,16 +34,36 @@ def test_wheel_ships_spec_and_installs_a_working_command(tmp_path: Path, contrac
         [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
         check=True,
     )
-    port = free_port()
     outside = tmp_path / "elsewhere"
     outside.mkdir()
+    # As a user who has not activated the venv: its bin/ is not on PATH.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = "/usr/bin:/bin"
+
+    health, stderr = start(venv, outside, env, contract, "missing-x")
+    assert health["cli"]["found"] is False
+    assert health["version"] != "0.0.0+source"
+    assert "Warning:" not in stderr  # e.g. StarletteDeprecationWarning: a missing dependency
+    assert "needs Node.js 22 or newer" in stderr  # the install hint, once, with its version
+
+    # The README's replay command works as written, found beside the installed proxy.
+    health, stderr = start(venv, outside, env, contract, "claude-max-api-replay")
+    assert health["cli"]["found"] is True, stderr
+    assert health["status"] == "ok"
+
+
+def start(
+    venv: Path, cwd: Path, env: dict[str, str], contract: Contract, claude_bin: str
+) -> tuple[dict, str]:
+    """Start the installed proxy, check a few routes, stop it: (its /health, its stderr)."""
+    port = free_port()
     server = subprocess.Popen(
-        [str(venv / "bin" / "claude-max-api"), "--port", str(port), "--claude-bin", "missing-x"],
-        cwd=outside,
+        [str(venv / "bin" / "claude-max-api"), "--port", str(port), "--claude-bin", claude_bin],
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -53,16 +73,15 @@ def test_wheel_ships_spec_and_installs_a_working_command(tmp_path: Path, contrac
                 health = httpx.get(f"{base}/health")
                 break
             except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read().decode()
+                assert server.poll() is None, server.stderr.read()
                 assert time.monotonic() < deadline, "installed server did not start"
                 time.sleep(0.2)
         contract.check(health)
-        assert health.json()["cli"]["found"] is False
-        assert health.json()["version"] != "0.0.0+source"
         models = httpx.get(f"{base}/v1/models")
         contract.check(models)
         assert "claude-opus-4" in [m["id"] for m in models.json()["data"]]
         assert httpx.get(f"{base}/openapi.json").json()["openapi"].startswith("3.0")
     finally:
         server.terminate()
-        server.wait(10)
+        _, stderr = server.communicate(timeout=10)
+    return health.json(), stderr

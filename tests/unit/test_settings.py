@@ -173,3 +173,51 @@ def test_port_out_of_range_is_a_usage_error(argv):
     with pytest.raises(SystemExit) as caught:
         settings_from_args(argv, environ={})
     assert caught.value.code == 2
+
+
+def _executable(folder, name: str):
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_a_bare_cli_not_on_path_is_found_beside_the_interpreter(tmp_path, monkeypatch):
+    replay = _executable(tmp_path / "venv-bin", "claude-max-api-replay")
+    monkeypatch.setattr("sys.executable", str(tmp_path / "venv-bin" / "python"))
+    monkeypatch.setattr("sys.argv", ["-c"])
+    empty = {"PATH": str(tmp_path / "nowhere")}
+    s = settings_from_args(["--claude-bin", "claude-max-api-replay"], empty)
+    assert s.claude_bin == str(replay)
+    assert s.bridge_config().claude_bin == str(replay)
+    assert settings_from_args([], {**empty, "CLAUDE_BIN": "claude-max-api-replay"}).claude_bin == (
+        str(replay)
+    )
+
+
+def test_a_bare_cli_is_found_beside_the_running_command(tmp_path, monkeypatch):
+    command = _executable(tmp_path / "bin", "claude-max-api")
+    replay = _executable(tmp_path / "bin", "claude-max-api-replay")
+    monkeypatch.setattr("sys.argv", [str(command)])
+    monkeypatch.setattr("sys.executable", str(tmp_path / "elsewhere" / "python"))
+    s = settings_from_args(["--claude-bin", "claude-max-api-replay"], {"PATH": "/nonexistent"})
+    assert s.claude_bin == str(replay)
+
+
+def test_the_venv_replay_cli_is_found_without_activating_the_venv():
+    s = settings_from_args(["--claude-bin", "claude-max-api-replay"], {"PATH": "/nonexistent"})
+    assert s.claude_bin.startswith("/") and s.claude_bin.endswith("/claude-max-api-replay")
+
+
+def test_a_bare_cli_on_path_or_missing_stays_as_given(tmp_path):
+    _executable(tmp_path / "on-path", "my-claude")
+    on_path = {"PATH": str(tmp_path / "on-path")}
+    assert settings_from_args(["--claude-bin", "my-claude"], on_path).claude_bin == "my-claude"
+    assert settings_from_args(["--claude-bin", "missing-x"], on_path).claude_bin == "missing-x"
+
+
+def test_a_relative_cli_path_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the CLI itself runs in another directory
+    s = settings_from_args(["--claude-bin", "bin/claude"], {})
+    assert s.claude_bin == str(tmp_path / "bin" / "claude")
