@@ -82,6 +82,15 @@ def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+# Characters some line readers split on that json.dumps leaves raw (it escapes \n, \r, < 0x20).
+_LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})
+
+
+def _json_line(entry: object) -> str:
+    """One JSONL line, UTF-8 readable, with no character any reader could take as a line end."""
+    return json.dumps(entry, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -146,6 +155,6 @@ def render_transcript(
             "version": version,
             "message": message,
         }
-        lines.append(json.dumps(entry, ensure_ascii=False) + "\n")
+        lines.append(_json_line(entry))
         parent = line_id
     return "".join(lines)

@@ -144,3 +144,12 @@ def test_render_empty_and_timezone() -> None:
         clock=lambda: plus2,
     )
     assert json.loads(line)["timestamp"] == "2026-01-01T12:00:00.000Z"
+
+
+def test_no_character_in_a_turn_can_split_a_line() -> None:
+    tricky = "a\u2028b\u2029c\x85d\ne\rf\x1cg"
+    text = render_transcript(
+        [{"role": "user", "content": tricky}], session_id="s", cwd="/w", version="v", model="m"
+    )
+    assert len(text.splitlines()) == 1
+    assert json.loads(text)["message"]["content"] == tricky
