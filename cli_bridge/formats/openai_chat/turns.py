@@ -77,7 +77,7 @@ def _parts(
         kind = part.get("type")
         if kind in allowed:
             blocks.append({"type": "text", "text": _text_of(part, str(kind), where)})
-        elif kind in IMAGE_PARTS and image is not None and allowed is USER_TEXT_PARTS:
+        elif kind in IMAGE_PARTS and image is not None:
             blocks.append(image(part, where))
         else:
             raise InvalidRequest(
