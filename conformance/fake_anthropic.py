@@ -9,6 +9,9 @@ Misbehaviour (`status`, `fail_mid_stream`, `hang`, `hang_before_headers`) hits o
 can apply to (mid-stream faults spare the CLI's non-streaming fallback) and is counted by
 `fail_count`: globally, or per distinct directive text (add a unique key such as "id" to keep
 concurrent tests apart). Control endpoints (`/__*`) are not logged.
+
+Like the real API, it refuses (400) a history whose tool blocks break the Messages API's rules
+(`cli_bridge.protocol.history_rules`), whatever the settings say.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from cli_bridge.protocol.history_rules import check_tool_history
 from conformance.fake_replies import (
     DEFAULTS,
     DELTAS,
@@ -293,6 +297,10 @@ class _Handler(BaseHTTPRequestHandler):
             entry["status"] = 400
             return self._send_error(400, "body must be a JSON object")
         messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+        # The real API's rules on tool blocks come before anything scripted (claude-cli.md §15).
+        if (refusal := check_tool_history(messages, body.get("tools"))) is not None:
+            entry.update(status=400, outcome="invalid_history")
+            return self._send_error(400, refusal.message)
         match = DIRECTIVE_RE.search(last_user_text(messages))
         directive: dict[str, Any] = {}
         if match:

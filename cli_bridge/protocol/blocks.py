@@ -54,5 +54,25 @@ class CliMessage(TypedDict):
     content: str | list[ContentBlock]
 
 
+class Usage(TypedDict):
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: NotRequired[int]
+    cache_read_input_tokens: NotRequired[int]
+
+
+class AssistantMessage(TypedDict):
+    """A complete Anthropic API message, as the CLI's transcript stores an assistant turn."""
+
+    id: str
+    type: Literal["message"]
+    role: Literal["assistant"]
+    model: str
+    content: list[ContentBlock]
+    stop_reason: str | None
+    stop_sequence: str | None
+    usage: Usage
+
+
 # ((role, text), ...): the plain user/assistant exchange a live process may continue.
 Conversation: TypeAlias = tuple[tuple[Role, str], ...]
