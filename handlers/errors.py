@@ -94,7 +94,11 @@ class UnsupportedMediaType(ProxyError):
 
 
 def surface_for_path(path: str) -> Surface:
-    return "anthropic" if path.startswith(ANTHROPIC_PREFIXES) else "openai"
+    """`/v1/messages` and what is under it (`/v1/messages/count_tokens`) speak Anthropic's."""
+    for prefix in ANTHROPIC_PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return "anthropic"
+    return "openai"
 
 
 def openai_body(exc: ProxyError) -> OpenAIErrorBody:

@@ -23,20 +23,23 @@ def text_size(value: Any) -> int:
     return total
 
 
-def check_messages(messages: Sequence[Any], *, max_messages: int, max_chars: int) -> None:
-    """400 with `param` naming the culprit when a request is over a limit."""
+def check_messages(
+    messages: Sequence[Any], *, param: str = "messages", max_messages: int, max_chars: int
+) -> None:
+    """400 with `param` naming the culprit when a request is over a limit; `param` is the
+    field holding the list (`messages`, or `input` for OpenAI Responses)."""
     if len(messages) > max_messages:
         raise InvalidRequest(
             f"Too many messages: {len(messages)} (this proxy accepts at most {max_messages}).",
-            param="messages",
+            param=param,
             code="too_many_messages",
         )
     for i, message in enumerate(messages):
         size = text_size(message)
         if size > max_chars:
             raise InvalidRequest(
-                f"messages.{i} is too long: {size} characters "
+                f"{param}.{i} is too long: {size} characters "
                 f"(this proxy accepts at most {max_chars} per message).",
-                param=f"messages.{i}",
+                param=f"{param}.{i}",
                 code="message_too_long",
             )

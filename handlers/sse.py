@@ -1,84 +1,83 @@
-"""HTTP responses that follow a running CLI turn: one JSON body, or an SSE stream.
+"""A running turn as a Server-Sent Events stream, whatever the surface.
 
-Both watch the client: a client that goes away cancels the turn, which kills its process.
+This module owns what every surface's stream shares: failures before the upstream answers
+keep their HTTP status, keep-alives while the CLI is silent, the client's disconnect cancels
+the turn (which kills its process), later failures become a final error event, and the
+terminator. A surface supplies only a `StreamEncoder` that turns CLI events into payload dicts;
+framing them as `data:` (or `event:` + `data:`) lines is done here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Protocol, TypeAlias
 
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response, StreamingResponse
 
-from cli_bridge import ProxyError, Turn
-from cli_bridge.errors import CliFailed
-from cli_bridge.formats.openai_chat.response import ChunkBuilder, CompletionBuilder
+from cli_bridge import ProxyError
 from cli_bridge.protocol.events import CliEvent, MessageStart, Result, TextDelta
 
-from .errors import ErrorResponse, openai_body
+from .errors import RENDERERS, Surface
+from .turn_response import RunningTurn, no_result
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE = ": keep-alive\n\n"
-DONE = "data: [DONE]\n\n"
-NO_RESULT = "The Claude CLI ended the turn without a result"
+
+Payload: TypeAlias = Mapping[str, Any]
 
 
-def sse_data(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
+class StreamEncoder(Protocol):
+    """One surface's events. Pure: it sees CLI events and returns payloads, no I/O.
+
+    `event_names`: send each payload as `event: <payload type>` + `data:` (Anthropic, OpenAI
+    Responses) rather than `data:` alone (OpenAI chat).
+    """
+
+    @property
+    def event_names(self) -> bool: ...
+
+    def opening(self) -> Sequence[Payload]:
+        """Sent as soon as the stream opens (role chunk, message_start, response.created)."""
+        ...
+
+    def feed(self, event: CliEvent) -> Sequence[Payload]: ...
+
+    def finish(self, result: Result) -> Sequence[Payload]:
+        """The last payloads of a successful turn."""
+        ...
+
+    def error(self, body: Payload) -> Sequence[Payload]:
+        """A failure after the stream opened; `body` is the surface's rendered error."""
+        ...
+
+    def done(self) -> str | None:
+        """Raw data of a final terminator event (`[DONE]`), or None for none."""
+        ...
 
 
-async def collect_completion(turn: Turn, builder: CompletionBuilder) -> dict[str, Any]:
-    async for event in turn:
-        if isinstance(event, Result):
-            return builder.build(event)
-        builder.feed(event)
-    raise CliFailed(NO_RESULT)
+def frame(payload: Payload, *, named: bool) -> str:
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    if named:
+        return f"event: {payload['type']}\ndata: {data}\n\n"
+    return f"data: {data}\n\n"
 
 
-class CompletionResponse(Response):
-    """A `chat.completion` JSON body, produced while listening for the client's disconnect."""
-
-    def __init__(self, turn: Turn, builder: CompletionBuilder) -> None:
-        super().__init__(status_code=200, media_type="application/json")
-        self.turn = turn
-        self.builder = builder
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        work = asyncio.create_task(collect_completion(self.turn, self.builder))
-        watch = asyncio.create_task(_wait_for_disconnect(receive))
-        try:
-            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watch.cancel()
-            if not work.done():  # the client left: kill the CLI, answer nobody
-                work.cancel()
-                self.turn.cancel()
-        if not work.done() or work.cancelled():  # the client left: answer nobody
-            return
-        try:
-            response: Response = JSONResponse(work.result())
-        except ProxyError as exc:
-            response = ErrorResponse(exc)  # type: ignore[assignment]
-        await response(scope, receive, send)
-
-
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+def _opens_stream(event: CliEvent) -> bool:
+    """The upstream has begun answering: from here on, failures are sent as events."""
+    return isinstance(event, MessageStart | TextDelta | Result)
 
 
 async def open_stream(
-    turn: Turn, builder: ChunkBuilder, *, include_usage: bool, keepalive: float
+    turn: RunningTurn, encoder: StreamEncoder, *, surface: Surface, keepalive: float
 ) -> Response:
     """Start an SSE response once the upstream has begun answering.
 
-    Failures before that point (CLI missing, 401, 429 ...) keep their HTTP status; after it
-    they become a final `data: {"error": ...}` event. If the CLI stays silent longer than one
-    keep-alive interval, the stream opens anyway so client watchdogs see keep-alives.
+    Failures before that point (CLI missing, 401, 429 ...) are raised, so they keep their HTTP
+    status; after it they become the encoder's error event, rendered for `surface`. If the CLI
+    stays silent longer than one keep-alive interval, the stream opens anyway so client
+    watchdogs see keep-alives.
     """
     early: list[CliEvent] = []
     deadline = time.monotonic() + keepalive
@@ -88,27 +87,29 @@ async def open_stream(
             if event is None:
                 break
             early.append(event)
-            if isinstance(event, MessageStart | TextDelta | Result):
+            if _opens_stream(event):
                 break
     except TimeoutError:
         pass
     except BaseException:
         turn.cancel()
         raise
-    stream = _sse(turn, builder, early, include_usage=include_usage, keepalive=keepalive)
+    stream = _events(turn, encoder, early, surface=surface, keepalive=keepalive)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _sse(
-    turn: Turn,
-    builder: ChunkBuilder,
+async def _events(
+    turn: RunningTurn,
+    encoder: StreamEncoder,
     early: list[CliEvent],
     *,
-    include_usage: bool,
+    surface: Surface,
     keepalive: float,
 ) -> AsyncIterator[str]:
+    named = encoder.event_names
     try:
-        yield sse_data(builder.first())
+        for payload in encoder.opening():
+            yield frame(payload, named=named)
         pending = list(early)
         while True:
             if pending:
@@ -120,15 +121,18 @@ async def _sse(
                     yield KEEPALIVE
                     continue
             if event is None:
-                raise CliFailed(NO_RESULT)
+                raise no_result()
             if isinstance(event, Result):
-                for chunk in builder.finish(event, include_usage):
-                    yield sse_data(chunk)
+                for payload in encoder.finish(event):
+                    yield frame(payload, named=named)
                 break
-            for chunk in builder.feed(event):
-                yield sse_data(chunk)
+            for payload in encoder.feed(event):
+                yield frame(payload, named=named)
     except ProxyError as exc:
-        yield sse_data(openai_body(exc))
+        for payload in encoder.error(RENDERERS[surface](exc)):
+            yield frame(payload, named=named)
     finally:
-        turn.cancel()
-    yield DONE
+        turn.cancel()  # also when the client left: starlette closes this generator
+    terminator = encoder.done()
+    if terminator is not None:
+        yield f"data: {terminator}\n\n"

@@ -6,6 +6,7 @@ mapping is unit-tested without a process. Errors are rendered by handlers/errors
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ...protocol.events import (
@@ -163,3 +164,29 @@ class ChunkBuilder:
         if include_usage:
             chunks.append(self._chunk([], usage_from_result(result.usage)))
         return chunks
+
+
+class ChatStreamEncoder:
+    """`chat.completion.chunk` payloads for handlers/sse.py: `data:` lines only, an error as
+    its envelope, and `data: [DONE]` last, as OpenAI streams them."""
+
+    event_names = False
+
+    def __init__(self, chunks: ChunkBuilder, *, include_usage: bool) -> None:
+        self.chunks = chunks
+        self.include_usage = include_usage
+
+    def opening(self) -> list[dict[str, Any]]:
+        return [self.chunks.first()]
+
+    def feed(self, event: CliEvent) -> list[dict[str, Any]]:
+        return self.chunks.feed(event)
+
+    def finish(self, result: Result) -> list[dict[str, Any]]:
+        return self.chunks.finish(result, self.include_usage)
+
+    def error(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        return [body]
+
+    def done(self) -> str:
+        return "[DONE]"

@@ -1,0 +1,35 @@
+"""The pieces of the one request path that need no server: limits named by the surface's
+field, and the chat conversion into TurnInput."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli_bridge.errors import InvalidRequest
+from handlers.api.chat import chat_input
+from handlers.limits import check_messages
+from handlers.turns import TurnInput
+
+
+def test_limits_name_the_surfaces_own_field():
+    items = [{"role": "user", "content": "ok"}, {"role": "user", "content": "x" * 50}]
+    with pytest.raises(InvalidRequest) as long:
+        check_messages(items, param="input", max_messages=5, max_chars=20)
+    assert long.value.param == "input.1" and "input.1 is too long" in long.value.message
+    with pytest.raises(InvalidRequest) as many:
+        check_messages(items, param="input", max_messages=1, max_chars=100)
+    assert (many.value.param, many.value.code) == ("input", "too_many_messages")
+
+
+def test_chat_input_carries_prompt_system_prompt_and_history():
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Again"},
+    ]
+    given = chat_input(messages)
+    assert isinstance(given, TurnInput)
+    assert given.system_prompt == "Be brief."
+    assert "Again" in given.prompt
+    assert given.conversation is not None and len(given.conversation) == 3
