@@ -52,7 +52,7 @@ class AnthropicErrorBody(TypedDict):
 ErrorBody: TypeAlias = OpenAIErrorBody | AnthropicErrorBody
 
 
-class ParamBadRequest(BadRequestProblem):
+class ParamBadRequest(BadRequestProblem):  # type: ignore[misc]  # connexion ships no types
     """A 400 that remembers which request field was wrong."""
 
     def __init__(self, detail: str, param: str | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import math
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
@@ -74,7 +75,7 @@ def run_server(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=settings.shutdown_timeout,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),  # uvicorn: whole s
         access_log=False,  # ours (handlers/access.py) carries the request id
         log_config=None,  # keep the handlers set up by logs.configure
     )

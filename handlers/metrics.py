@@ -21,6 +21,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from cli_bridge.engine.bridge import EngineGauges
 from cli_bridge.protocol.events import ApiRetry, CliEvent, RateLimitInfo, Result, TextDelta
 
 from .middleware import access
@@ -45,27 +46,26 @@ def _count(value: Any) -> float:
 
 
 class BridgeCollector(Collector):
-    """Process gauges read from the bridge when scraped. Attributes a bridge version does not
-    have (queue, pool, proxy-level retries) read as 0 / are left out."""
+    """Process gauges read from the engine when scraped (none before the first scrape)."""
 
     def __init__(self) -> None:
-        self.bridge: Any = None
+        self.gauges: EngineGauges | None = None
 
     def collect(self) -> Iterator[Metric]:
-        bridge = self.bridge
-        for name, attr, text in (
-            ("cli_processes_active", "active", "CLI processes running a request"),
-            ("cli_requests_queued", "queued", "Requests waiting for a CLI process"),
-            ("cli_pool_size", "pool_size", "Pre-started CLI processes in the pool"),
+        gauges = self.gauges
+        if gauges is None:
+            return
+        for name, value, text in (
+            ("cli_processes_active", gauges["active"], "CLI processes running a request"),
+            ("cli_requests_queued", gauges["queued"], "Requests waiting for a CLI process"),
+            ("cli_pool_size", gauges["pool_size"], "Pre-started CLI processes in the pool"),
         ):
-            yield GaugeMetricFamily(
-                f"{PREFIX}_{name}", text, value=_count(getattr(bridge, attr, 0))
-            )
-        retries = getattr(bridge, "retries", None)
-        if retries is not None:
-            yield CounterMetricFamily(
-                f"{PREFIX}_proxy_retries", "Turns the proxy retried itself", value=_count(retries)
-            )
+            yield GaugeMetricFamily(f"{PREFIX}_{name}", text, value=float(value))
+        yield CounterMetricFamily(
+            f"{PREFIX}_proxy_retries",
+            "Turns the proxy retried itself",
+            value=float(gauges["retries"]),
+        )
 
 
 class Metrics:
@@ -155,6 +155,6 @@ class Metrics:
             if amount:
                 self.tokens.labels(model, kind).inc(amount)
 
-    def render(self, bridge: Any) -> bytes:
-        self.bridge_gauges.bridge = bridge
+    def render(self, gauges: EngineGauges | None) -> bytes:
+        self.bridge_gauges.gauges = gauges
         return generate_latest(self.registry)

@@ -67,7 +67,9 @@ def bearer_info(token: str, request: Any = None) -> dict[str, str] | None:
     return _token_info(token, request)
 
 
-def apikey_info(apikey: str, required_scopes: Any = None, request: Any = None) -> dict | None:
+def apikey_info(
+    apikey: str, required_scopes: Any = None, request: Any = None
+) -> dict[str, str] | None:
     """connexion `x-apikeyInfoFunc` for the `x-api-key` header."""
     return _token_info(apikey, request)
 

@@ -30,7 +30,10 @@ class AppState:
 
 def current() -> AppState:
     """The AppState of the app serving this request (set by the lifespan)."""
-    return request.state.proxy
+    proxy = request.state.proxy
+    if not isinstance(proxy, AppState):
+        raise RuntimeError("the app's lifespan has not set up its state")
+    return proxy
 
 
 async def probe_cli(claude_bin: str) -> CliInfo:

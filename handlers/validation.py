@@ -24,8 +24,10 @@ from .errors import ParamBadRequest
 def param_from_error(exc: ValidationError) -> str | None:
     """`messages.0.role`-style path of the field a jsonschema error is about."""
     path = list(exc.absolute_path)
+    wanted = exc.validator_value
     if exc.validator == "required" and isinstance(exc.instance, dict):
-        missing = [k for k in exc.validator_value if k not in exc.instance]
+        names = wanted if isinstance(wanted, list) else []
+        missing = [k for k in names if k not in exc.instance]
         path += missing[:1]
     return ".".join(str(p) for p in path) or None
 
@@ -39,7 +41,7 @@ def message_from_error(exc: ValidationError) -> str:
     return f"{best.message}{where}"
 
 
-class OpenAIJSONBodyValidator(JSONRequestBodyValidator):
+class OpenAIJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]  # untyped base
     async def _parse(self, stream: Any, scope: Any) -> Any:
         try:
             return await super()._parse(stream, scope)

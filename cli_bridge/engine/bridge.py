@@ -77,6 +77,15 @@ class PoolHealth(PoolStats):
     sessions: SessionStats
 
 
+class EngineGauges(TypedDict):
+    """What /metrics reads from the engine at scrape time."""
+
+    active: int  # CLI processes answering a request
+    queued: int  # requests waiting for a CLI process
+    pool_size: int  # warm processes ready
+    retries: int  # upstream failures the proxy retried
+
+
 class BridgeHealth(TypedDict):
     """The `queue`, `pool` and `rate_limits` sections of /health."""
 
@@ -147,6 +156,14 @@ class ClaudeBridge:
     def retries(self) -> int:
         """Upstream failures the proxy retried (read by /metrics)."""
         return self.board.proxy_retries
+
+    def gauges(self) -> EngineGauges:
+        return {
+            "active": self.active,
+            "queued": self.queued,
+            "pool_size": self.pool_size,
+            "retries": self.retries,
+        }
 
     def live_pids(self) -> list[int]:
         return [w.pid for w in self.workers.workers]

@@ -9,7 +9,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from cli_bridge.formats.openai_chat.request import conversation_from_messages, input_from_messages
+from cli_bridge.formats.openai_chat.request import (
+    ChatMessage,
+    conversation_from_messages,
+    input_from_messages,
+)
 from cli_bridge.formats.openai_chat.response import (
     ChatStreamEncoder,
     ChunkBuilder,
@@ -19,14 +23,14 @@ from cli_bridge.formats.openai_chat.response import (
 from .. import turns
 
 
-def chat_input(messages: Sequence[dict[str, Any]]) -> turns.TurnInput:
+def chat_input(messages: Sequence[ChatMessage]) -> turns.TurnInput:
     cli_input = input_from_messages(messages)
     conversation = conversation_from_messages(messages)
     return turns.TurnInput(cli_input.prompt, cli_input.system_prompt, conversation)
 
 
 async def create_chat_completion(body: dict[str, Any]) -> Response:
-    messages = body["messages"]
+    messages: list[ChatMessage] = body["messages"]  # validated against openapi.yaml
     # The answer names the model id the client asked for.
     ids = (f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body["model"])
     reply: turns.Reply

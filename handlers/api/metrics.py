@@ -13,5 +13,5 @@ from ..metrics import Metrics
 async def get_metrics() -> Response:
     """GET /metrics (operationId in openapi.yaml)."""
     metrics: Metrics = request.state.metrics
-    body = metrics.render(state.current().bridge)
+    body = metrics.render(state.current().bridge.gauges())
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,18 +1,18 @@
-"""The metrics object on its own: turn observation, and gauges read from whatever bridge
-(attributes a bridge does not have yet read as 0)."""
+"""The metrics object on its own: turn observation, and the engine gauges it is given."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli_bridge.engine.bridge import EngineGauges
 from cli_bridge.protocol.events import ApiRetry, RateLimitInfo, Result, TextDelta
 from handlers.metrics import Metrics
 
 
-def samples(metrics: Metrics, bridge: object = None) -> dict[tuple[str, frozenset], float]:
-    text = metrics.render(bridge).decode()
+def samples(
+    metrics: Metrics, gauges: EngineGauges | None = None
+) -> dict[tuple[str, frozenset], float]:
+    text = metrics.render(gauges).decode()
     return {
         (s.name, frozenset(s.labels.items())): s.value
         for family in text_string_to_metric_families(text)
@@ -59,13 +59,14 @@ def test_turn_events_are_counted():
     assert v("claude_proxy_build_info", version="1.2.3") == 1
 
 
-def test_gauges_read_the_bridge_and_tolerate_missing_attributes():
+def test_gauges_read_the_engine_snapshot():
     metrics = Metrics("x")
-    m = samples(metrics, SimpleNamespace(active=2))
+    m = samples(metrics)
+    assert not any(name == "claude_proxy_cli_processes_active" for name, _ in m)
+    m = samples(metrics, {"active": 2, "queued": 0, "pool_size": 0, "retries": 0})
     assert m[("claude_proxy_cli_processes_active", frozenset())] == 2
     assert m[("claude_proxy_cli_requests_queued", frozenset())] == 0
-    assert not any(name == "claude_proxy_proxy_retries_total" for name, _ in m)
-    later = SimpleNamespace(active=1, queued=3, pool_size=2, retries=5)
+    later: EngineGauges = {"active": 1, "queued": 3, "pool_size": 2, "retries": 5}
     m = samples(metrics, later)
     assert m[("claude_proxy_cli_requests_queued", frozenset())] == 3
     assert m[("claude_proxy_cli_pool_size", frozenset())] == 2
