@@ -1,4 +1,5 @@
-"""The ASGI app: connexion routes and validates from openapi.yaml; errors use OpenAI's envelope."""
+"""The ASGI app: connexion routes and validates from openapi.yaml; errors are rendered in the
+envelope of the surface the path belongs to (errors.py)."""
 
 from __future__ import annotations
 
