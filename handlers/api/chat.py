@@ -36,8 +36,8 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
     reply: turns.Reply
     if body.get("stream"):
         options = body.get("stream_options") or {}
-        chunks = ChunkBuilder(*ids)
         include_usage = bool(options.get("include_usage"))
+        chunks = ChunkBuilder(*ids, include_usage=include_usage)
         reply = turns.Streamed(ChatStreamEncoder(chunks, include_usage=include_usage))
     else:
         reply = turns.Collected(CompletionBuilder(*ids))

@@ -73,11 +73,11 @@ def complete(evs) -> dict:
 
 def stream(evs, include_usage: bool = False) -> list[dict]:
     body, result = first_turn(evs)
-    builder = ChunkBuilder(CID, CREATED, MODEL)
+    builder = ChunkBuilder(CID, CREATED, MODEL, include_usage=include_usage)
     chunks = [builder.first()]
     for e in body:
         chunks += builder.feed(e)
-    return chunks + builder.finish(result, include_usage)
+    return chunks + builder.finish(result)
 
 
 def streamed_text(chunks: list[dict]) -> str:
@@ -535,8 +535,18 @@ def test_chunk_envelope(name):
 def test_no_usage_chunk_without_include_usage():
     chunks = stream(events("c_partial"), include_usage=False)
     assert all(c["choices"] for c in chunks)
-    assert all(c["usage"] is None for c in chunks)
+    # OpenAI's spec: `usage` is "only present when you set stream_options.include_usage".
+    assert all("usage" not in c for c in chunks)
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_include_usage_given_to_finish_only_still_sends_the_usage_chunk():
+    body, result = first_turn(events("c_partial"))
+    builder = ChunkBuilder(CID, CREATED, MODEL)
+    chunks = [builder.first()] + [c for e in body for c in builder.feed(e)]
+    chunks += builder.finish(result, include_usage=True)
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"] == usage_from_result(result.usage)
 
 
 def test_completion_object():

@@ -103,12 +103,20 @@ class CompletionBuilder:
 
 
 class ChunkBuilder:
-    """Turns events into `chat.completion.chunk` objects with a stable id, created and model."""
+    """Turns events into `chat.completion.chunk` objects with a stable id, created and model.
 
-    def __init__(self, completion_id: str, created: int, model: str) -> None:
+    With `include_usage` every chunk carries `"usage": null` and a last chunk the usage, as
+    OpenAI sends them; without it no chunk has a `usage` field (OpenAI's spec: "only present
+    when you set `stream_options: {"include_usage": true}`").
+    """
+
+    def __init__(
+        self, completion_id: str, created: int, model: str, *, include_usage: bool = False
+    ) -> None:
         self.completion_id = completion_id
         self.created = created
         self.model = model
+        self.include_usage = include_usage
         self._text = TextAssembler()
         self._stop_reason: str | None = None
         # The API message being streamed (CLI 2.1.197 and older omit `api_message_id` on
@@ -116,15 +124,19 @@ class ChunkBuilder:
         self._message_id: str | None = None
         self._streamed: set[str | None] = set()
 
-    def _chunk(self, choices: list[dict[str, Any]], usage: Any = None) -> dict[str, Any]:
-        return {
+    def _chunk(
+        self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
             "id": self.completion_id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "choices": choices,
-            "usage": usage,
         }
+        if self.include_usage:
+            chunk["usage"] = usage
+        return chunk
 
     def _delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
@@ -158,10 +170,16 @@ class ChunkBuilder:
             self._stop_reason = event.stop_reason
         return [self._delta({"content": piece})] if piece else []
 
-    def finish(self, result: Result, include_usage: bool) -> list[dict[str, Any]]:
+    def finish(self, result: Result, include_usage: bool | None = None) -> list[dict[str, Any]]:
+        """The finish chunk, then the usage chunk when usage was asked for.
+
+        `include_usage` (None: as constructed) is for callers that do not pass it at
+        construction; passing True here alone still sends the usage chunk."""
+        if include_usage is not None:
+            self.include_usage = include_usage
         reason = finish_reason_from_stop_reason(result.stop_reason or self._stop_reason)
         chunks = [self._delta({}, reason)]
-        if include_usage:
+        if self.include_usage:
             chunks.append(self._chunk([], usage_from_result(result.usage)))
         return chunks
 
