@@ -20,6 +20,7 @@ from cli_bridge.cli_version import INSTALL_HINT
 from . import api, errors, middleware, security
 from .config.settings import Settings
 from .metrics import Metrics
+from .middleware import swagger_ui
 from .state import AppState, probe_cli
 from .validation import VALIDATOR_MAP
 from .version import VERSION
@@ -64,7 +65,12 @@ def create_app(
             await bridge.aclose()
             shutil.rmtree(settings.runtime_dir, ignore_errors=True)
 
-    app = connexion.AsyncApp(__name__, lifespan=lifespan, validator_map=VALIDATOR_MAP)
+    app = connexion.AsyncApp(
+        __name__,
+        lifespan=lifespan,
+        validator_map=VALIDATOR_MAP,
+        middlewares=swagger_ui.middlewares(),
+    )
     app.add_api(
         spec_path(),
         resolver=api.resolver,

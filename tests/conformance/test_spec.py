@@ -107,6 +107,9 @@ def test_served_spec_is_the_file(proxy: RunningProxy):
     assert spec_operations(served_spec) == spec_operations(spec)
     assert served_spec["info"]["version"] == spec["info"]["version"]
     assert set(served_spec["components"]["schemas"]) == set(spec["components"]["schemas"])
+    # connexion would serve `[{"url": ""}]`, an empty entry in Swagger UI's server list.
+    assert served_spec["servers"] == [{"url": "/", "description": "This proxy"}]
+    assert spec["servers"][0]["url"] == "/"
 
 
 def test_unknown_routes_and_methods_get_the_error_envelope(http: httpx.Client):
