@@ -14,17 +14,17 @@ from connexion.middleware import swagger_ui as connexion_swagger_ui
 from starlette.requests import Request
 
 
-class _SwaggerUIAPI(connexion_swagger_ui.SwaggerUIAPI):
+class _SwaggerUIAPI(connexion_swagger_ui.SwaggerUIAPI):  # type: ignore[misc]  # untyped base
     def _spec_for_prefix(self, request: Request) -> dict[str, Any]:
         spec: dict[str, Any] = super()._spec_for_prefix(request)
         prefix = self._base_path_for_prefix(request)
         return {**spec, "servers": [{"url": prefix or "/", "description": "This proxy"}]}
 
 
-class SwaggerUIMiddleware(connexion_swagger_ui.SwaggerUIMiddleware):
+class SwaggerUIMiddleware(connexion_swagger_ui.SwaggerUIMiddleware):  # type: ignore[misc]
     """connexion's middleware (same name, same routes), serving the spec with a named server."""
 
-    def add_api(  # type: ignore[override]
+    def add_api(
         self,
         specification: Any,
         base_path: str | None = None,
