@@ -38,7 +38,7 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
         options = body.get("stream_options") or {}
         include_usage = bool(options.get("include_usage"))
         chunks = ChunkBuilder(*ids, include_usage=include_usage)
-        reply = turns.Streamed(ChatStreamEncoder(chunks, include_usage=include_usage))
+        reply = turns.Streamed(ChatStreamEncoder(chunks))
     else:
         reply = turns.Collected(CompletionBuilder(*ids))
     return await turns.answer(body["model"], messages, lambda: chat_input(messages), reply)

@@ -34,6 +34,7 @@ from cli_bridge.protocol.events import (
     TextDelta,
     event_from_dict,
     event_from_line,
+    usage_from_json,
 )
 from cli_bridge.protocol.result import error_from_result
 from cli_bridge.protocol.text import BLOCK_SEPARATOR, TextAssembler
@@ -131,14 +132,17 @@ def test_usage_from_real_result():
     [None, "12", 1.5, True, False, [], {}, {"n": 1}],
 )
 def test_usage_junk_values_count_as_zero(junk):
+    """Junk is dropped where the `result` line is parsed (usage_from_json), so it counts 0."""
     usage = usage_from_result(
-        {
-            "input_tokens": junk,
-            "cache_read_input_tokens": junk,
-            "cache_creation_input_tokens": junk,
-            "output_tokens": junk,
-            "output_tokens_details": {"thinking_tokens": junk},
-        }
+        usage_from_json(
+            {
+                "input_tokens": junk,
+                "cache_read_input_tokens": junk,
+                "cache_creation_input_tokens": junk,
+                "output_tokens": junk,
+                "output_tokens_details": {"thinking_tokens": junk},
+            }
+        )
     )
     assert usage["prompt_tokens"] == 0
     assert usage["completion_tokens"] == 0
@@ -151,7 +155,9 @@ def test_usage_junk_values_count_as_zero(junk):
 
 @pytest.mark.parametrize("details", [None, "x", [], 3])
 def test_usage_without_details(details):
-    usage = usage_from_result({"output_tokens": 4, "output_tokens_details": details})
+    usage = usage_from_result(
+        usage_from_json({"output_tokens": 4, "output_tokens_details": details})
+    )
     assert usage["completion_tokens_details"]["reasoning_tokens"] == 0
     assert usage["completion_tokens"] == 4
 
@@ -177,7 +183,7 @@ def test_usage_empty():
     )
 )
 def test_usage_totals_add_up(raw):
-    usage = usage_from_result(raw)
+    usage = usage_from_result(usage_from_json(raw))
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert usage["prompt_tokens"] >= usage["prompt_tokens_details"]["cached_tokens"]
     for value in (
@@ -540,15 +546,6 @@ def test_no_usage_chunk_without_include_usage():
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
-def test_include_usage_given_to_finish_only_still_sends_the_usage_chunk():
-    body, result = first_turn(events("c_partial"))
-    builder = ChunkBuilder(CID, CREATED, MODEL)
-    chunks = [builder.first()] + [c for e in body for c in builder.feed(e)]
-    chunks += builder.finish(result, include_usage=True)
-    assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == usage_from_result(result.usage)
-
-
 def test_completion_object():
     completion = complete(events("c_partial"))
     assert completion == {
@@ -590,11 +587,11 @@ def test_finish_reason_falls_back_to_the_last_message_delta():
         builder.feed(e)
         chunks.feed(e)
     assert builder.build(result)["choices"][0]["finish_reason"] == "length"
-    assert chunks.finish(result, False)[0]["choices"][0]["finish_reason"] == "length"
+    assert chunks.finish(result)[0]["choices"][0]["finish_reason"] == "length"
     # the result's own stop reason wins
     result = result_with(stop_reason="tool_use")
     assert builder.build(result)["choices"][0]["finish_reason"] == "tool_calls"
-    assert chunks.finish(result, False)[0]["choices"][0]["finish_reason"] == "tool_calls"
+    assert chunks.finish(result)[0]["choices"][0]["finish_reason"] == "tool_calls"
 
 
 # --- property: streaming and non-streaming agree -------------------------------------------

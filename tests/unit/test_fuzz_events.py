@@ -105,7 +105,7 @@ def parse(line: bytes | str) -> CliEvent | None:
 
 def drive_builders(events: list[CliEvent]) -> None:
     """Feed events as the HTTP layer does; a Result finishes both builders."""
-    chunks = ChunkBuilder("chatcmpl-x", 0, "opus")
+    chunks = ChunkBuilder("chatcmpl-x", 0, "opus", include_usage=True)
     whole = CompletionBuilder("chatcmpl-x", 0, "opus")
     watch = METRICS.watch_turn("opus")
     chunks.first()
@@ -114,7 +114,7 @@ def drive_builders(events: list[CliEvent]) -> None:
         if isinstance(event, Result):
             error = error_from_result(event, retry_after=None)
             assert error is None or isinstance(error, ProxyError)
-            json.dumps(chunks.finish(event, include_usage=True))
+            json.dumps(chunks.finish(event))
             json.dumps(whole.build(event))
         else:
             json.dumps(chunks.feed(event))

@@ -91,7 +91,7 @@ def result(text: str = "Hi") -> Result:
 
 
 def chat_encoder(include_usage: bool = False) -> ChatStreamEncoder:
-    return ChatStreamEncoder(ChunkBuilder("chatcmpl-1", 7, "opus"), include_usage=include_usage)
+    return ChatStreamEncoder(ChunkBuilder("chatcmpl-1", 7, "opus", include_usage=include_usage))
 
 
 def start() -> MessageStart:

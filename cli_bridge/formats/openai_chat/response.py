@@ -7,7 +7,7 @@ mapping is unit-tested without a process. Errors are rendered by handlers/errors
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 from ...protocol.events import (
     AssistantBlock,
@@ -19,8 +19,11 @@ from ...protocol.events import (
     TextDelta,
 )
 from ...protocol.text import TextAssembler
+from ...protocol.wire import Usage
 
-FINISH_REASONS = {
+FinishReason: TypeAlias = Literal["stop", "length", "tool_calls", "content_filter"]
+
+FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "pause_turn": "stop",
@@ -31,21 +34,86 @@ FINISH_REASONS = {
 }
 
 
-def finish_reason_from_stop_reason(stop_reason: str | None) -> str:
+class PromptTokensDetails(TypedDict):
+    cached_tokens: int
+    audio_tokens: int
+
+
+class CompletionTokensDetails(TypedDict):
+    reasoning_tokens: int
+    audio_tokens: int
+    accepted_prediction_tokens: int
+    rejected_prediction_tokens: int
+
+
+class CompletionUsage(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: PromptTokensDetails
+    completion_tokens_details: CompletionTokensDetails
+
+
+class ResponseMessage(TypedDict):
+    role: Literal["assistant"]
+    content: str
+    refusal: None
+    annotations: list[object]
+
+
+class Choice(TypedDict):
+    index: int
+    message: ResponseMessage
+    finish_reason: FinishReason
+    logprobs: None
+
+
+class ChatCompletion(TypedDict):
+    """`chat.completion` (openapi.yaml CreateChatCompletionResponse)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: CompletionUsage
+    service_tier: Literal["default"]
+
+
+class ChunkDelta(TypedDict, total=False):
+    role: Literal["assistant"]
+    content: str
+    refusal: None
+
+
+class ChunkChoice(TypedDict):
+    index: int
+    delta: ChunkDelta
+    finish_reason: FinishReason | None
+    logprobs: None
+
+
+class ChatCompletionChunk(TypedDict):
+    """`chat.completion.chunk` (openapi.yaml CreateChatCompletionStreamResponse)."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: NotRequired[CompletionUsage | None]
+
+
+def finish_reason_from_stop_reason(stop_reason: str | None) -> FinishReason:
     return FINISH_REASONS.get(stop_reason or "", "stop")
 
 
-def usage_from_result(usage: dict[str, Any]) -> dict[str, Any]:
+def usage_from_result(usage: Usage) -> CompletionUsage:
     """The CLI's final Anthropic usage -> OpenAI usage (cache reads and writes count as prompt)."""
-
-    def num(source: Any, key: str) -> int:
-        value = source.get(key) if isinstance(source, dict) else None
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    cached = num(usage, "cache_read_input_tokens")
-    prompt = num(usage, "input_tokens") + cached + num(usage, "cache_creation_input_tokens")
-    completion = num(usage, "output_tokens")
-    reasoning = num(usage.get("output_tokens_details"), "thinking_tokens")
+    cached = usage.get("cache_read_input_tokens", 0)
+    prompt = usage.get("input_tokens", 0) + cached + usage.get("cache_creation_input_tokens", 0)
+    completion = usage.get("output_tokens", 0)
+    reasoning = usage.get("output_tokens_details", {}).get("thinking_tokens", 0)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -77,7 +145,7 @@ class CompletionBuilder:
         elif isinstance(event, MessageDelta) and event.stop_reason:
             self._stop_reason = event.stop_reason
 
-    def build(self, result: Result) -> dict[str, Any]:
+    def build(self, result: Result) -> ChatCompletion:
         stop_reason = result.stop_reason or self._stop_reason
         return {
             "id": self.completion_id,
@@ -125,9 +193,9 @@ class ChunkBuilder:
         self._streamed: set[str | None] = set()
 
     def _chunk(
-        self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        chunk: dict[str, Any] = {
+        self, choices: list[ChunkChoice], usage: CompletionUsage | None = None
+    ) -> ChatCompletionChunk:
+        chunk: ChatCompletionChunk = {
             "id": self.completion_id,
             "object": "chat.completion.chunk",
             "created": self.created,
@@ -138,15 +206,22 @@ class ChunkBuilder:
             chunk["usage"] = usage
         return chunk
 
-    def _delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+    def _delta(
+        self, delta: ChunkDelta, finish_reason: FinishReason | None = None
+    ) -> ChatCompletionChunk:
+        choice: ChunkChoice = {
+            "index": 0,
+            "delta": delta,
+            "finish_reason": finish_reason,
+            "logprobs": None,
+        }
         return self._chunk([choice])
 
-    def first(self) -> dict[str, Any]:
+    def first(self) -> ChatCompletionChunk:
         """The opening chunk that carries the role, as OpenAI sends it."""
         return self._delta({"role": "assistant", "content": "", "refusal": None})
 
-    def feed(self, event: CliEvent) -> list[dict[str, Any]]:
+    def feed(self, event: CliEvent) -> list[ChatCompletionChunk]:
         piece = ""
         if isinstance(event, MessageStart):
             self._message_id = event.message_id
@@ -170,13 +245,8 @@ class ChunkBuilder:
             self._stop_reason = event.stop_reason
         return [self._delta({"content": piece})] if piece else []
 
-    def finish(self, result: Result, include_usage: bool | None = None) -> list[dict[str, Any]]:
-        """The finish chunk, then the usage chunk when usage was asked for.
-
-        `include_usage` (None: as constructed) is for callers that do not pass it at
-        construction; passing True here alone still sends the usage chunk."""
-        if include_usage is not None:
-            self.include_usage = include_usage
+    def finish(self, result: Result) -> list[ChatCompletionChunk]:
+        """The finish chunk, then the usage chunk when usage was asked for."""
         reason = finish_reason_from_stop_reason(result.stop_reason or self._stop_reason)
         chunks = [self._delta({}, reason)]
         if self.include_usage:
@@ -190,18 +260,17 @@ class ChatStreamEncoder:
 
     event_names = False
 
-    def __init__(self, chunks: ChunkBuilder, *, include_usage: bool) -> None:
+    def __init__(self, chunks: ChunkBuilder) -> None:
         self.chunks = chunks
-        self.include_usage = include_usage
 
-    def opening(self) -> list[dict[str, Any]]:
+    def opening(self) -> list[ChatCompletionChunk]:
         return [self.chunks.first()]
 
-    def feed(self, event: CliEvent) -> list[dict[str, Any]]:
+    def feed(self, event: CliEvent) -> list[ChatCompletionChunk]:
         return self.chunks.feed(event)
 
-    def finish(self, result: Result) -> list[dict[str, Any]]:
-        return self.chunks.finish(result, self.include_usage)
+    def finish(self, result: Result) -> list[ChatCompletionChunk]:
+        return self.chunks.finish(result)
 
     def error(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         return [body]
