@@ -64,6 +64,7 @@ def replay_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def app_settings(tmp_path_factory: pytest.TempPathFactory, replay_log: Path) -> Settings:
+    assert Path(REPLAY_BIN).is_file(), f"{REPLAY_BIN} missing: `pip install -e .` installs it"
     return Settings(
         claude_bin=REPLAY_BIN,
         runtime_dir=tmp_path_factory.mktemp("inproc-runtime"),
