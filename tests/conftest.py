@@ -1,7 +1,8 @@
 """Shared fixtures: the pinned real CLI, the fake Anthropic upstream, and the proxy on uvicorn.
 
-Every HTTP response from a proxy started by `serve()` is validated against openapi.yaml by the
-autouse fixtures of tests/contract_guard.py, whatever client the test used.
+Every HTTP response from a proxy started by `serve()`, or called in-process (tests/inproc), is
+validated against openapi.yaml by the autouse fixtures of tests/contract_guard.py, whatever
+client the test used.
 """
 
 from __future__ import annotations

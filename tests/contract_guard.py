@@ -4,7 +4,9 @@ An autouse fixture patches `send` of httpx and httpx2 clients (sync and async; t
 uses httpx2 by default), so no test can forget the check: JSON answers are validated when they
 arrive, streamed answers when they are closed (each SSE `data:` payload against the chunk or
 error schema, and `[DONE]` last unless the test hung up early). At teardown it asserts that
-every response from a watched proxy was validated. Proxies are watched by `serve()`.
+every response from a proxy under test was validated. A proxy under test is a watched origin
+(`serve()` watches its uvicorn URL) or any app called in-process (starlette's TestClient, an
+httpx ASGITransport): the only ASGI app this suite ever calls in-process is the proxy.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+from starlette.testclient import TestClient
 
 from tests.contract import Contract, sse_events
 
@@ -41,8 +44,8 @@ class Guard:
         self.validated = 0
         self.errors: list[str] = []
 
-    def watches(self, url: Any) -> bool:
-        return f"{url.scheme}://{url.netloc.decode()}" in self.origins
+    def watches(self, client: Any, url: Any) -> bool:
+        return in_process(client) or f"{url.scheme}://{url.netloc.decode()}" in self.origins
 
     def validate(self, response: Any, content: bytes, complete: bool = True) -> None:
         """Validate a finished response from its bytes (raises AssertionError / openapi errors)."""
@@ -63,6 +66,16 @@ class Guard:
 
 
 GUARD = Guard()
+
+
+_ASGI_TRANSPORTS = tuple(dict.fromkeys((httpx.ASGITransport, httpx2.ASGITransport)))
+
+
+def in_process(client: Any) -> bool:
+    """A client that calls an ASGI app in this process rather than a server over the network."""
+    return isinstance(client, TestClient) or isinstance(
+        getattr(client, "_transport", None), _ASGI_TRANSPORTS
+    )
 
 
 def watch(url: str) -> None:
@@ -150,8 +163,8 @@ class _TeeStream(*_STREAM_BASES):  # type: ignore[misc]
             self._report()
 
 
-def _after_send(response: Any, stream: bool) -> Any:
-    if not GUARD.watches(response.request.url):
+def _after_send(client: Any, response: Any, stream: bool) -> Any:
+    if not GUARD.watches(client, response.request.url):
         return response
     with _lock:
         GUARD.seen += 1
@@ -169,7 +182,7 @@ def _patch_sync(cls: Any) -> Callable[[], None]:
 
     def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         response = original(self, request, *args, **kwargs)
-        return _after_send(response, bool(kwargs.get("stream")))
+        return _after_send(self, response, bool(kwargs.get("stream")))
 
     cls.send = send
     return lambda: setattr(cls, "send", original)
@@ -180,7 +193,7 @@ def _patch_async(cls: Any) -> Callable[[], None]:
 
     async def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         response = await original(self, request, *args, **kwargs)
-        return _after_send(response, bool(kwargs.get("stream")))
+        return _after_send(self, response, bool(kwargs.get("stream")))
 
     cls.send = send
     return lambda: setattr(cls, "send", original)

@@ -3,7 +3,8 @@ replay CLI (so chat cases never spawn the real CLI).
 
 Bounded by example count: CONFORMANCE_EXAMPLES (default 150) examples per operation, and at
 least CONFORMANCE_MIN_CASES (default 500) cases over the whole run. The README shows a deeper
-run. Any failure is a bug: fix it and add a regression test.
+run; its time limit grows with the example count. Any failure is a bug: fix it and add a
+regression test.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from tests.conftest import RunningProxy
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 EXAMPLES = int(os.environ.get("CONFORMANCE_EXAMPLES", "150"))
 MIN_CASES = int(os.environ.get("CONFORMANCE_MIN_CASES", "500"))
+# pytest-timeout's limit for one operation's run (pyproject: 300 s). The chat operation is the
+# slowest, a replay CLI turn per success case; 0.5 s per example leaves room for a loaded
+# machine (a deep run got through 5,309 cases in the 300 s the default limit gave it).
+TIMEOUT = max(300.0, 0.5 * EXAMPLES)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -51,6 +56,7 @@ def session() -> requests.Session:
         yield s
 
 
+@pytest.mark.timeout(TIMEOUT)
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,

@@ -1,4 +1,4 @@
-"""Process hygiene and failure paths with the real CLI: disconnects, timeouts, missing CLI."""
+"""Process hygiene and failure paths with the real CLI: disconnects, timeouts, a crash."""
 
 from __future__ import annotations
 
@@ -103,29 +103,6 @@ def test_error_after_stream_started_is_a_final_sse_event(
     assert wait_no_cli_children() == []
 
 
-def test_cli_missing_is_503(base_settings: Settings, contract: Contract, tmp_path):
-    settings = replace(base_settings, claude_bin=str(tmp_path / "no-such-claude"))
-    with serve(settings) as running:
-        health = httpx.get(f"{running.url}/health")
-        contract.check(health)
-        assert health.json()["cli"]["found"] is False
-        assert health.json()["status"] == "degraded"
-        for stream in (False, True):
-            r = httpx.post(
-                f"{running.url}/v1/chat/completions",
-                json={
-                    "model": "opus",
-                    "messages": [{"role": "user", "content": "hi"}],
-                    "stream": stream,
-                },
-            )
-            contract.check(r)
-            assert r.status_code == 503
-            error = r.json()["error"]
-            assert error["code"] == "cli_not_found"
-            assert "npm install" in error["message"]
-
-
 def test_cli_crash_without_result_is_502(base_settings: Settings, contract: Contract, tmp_path):
     fake_cli = tmp_path / "crashing-claude"
     fake_cli.write_text("#!/bin/sh\necho 'boom: something broke' >&2\nexit 3\n")
@@ -139,35 +116,6 @@ def test_cli_crash_without_result_is_502(base_settings: Settings, contract: Cont
         assert r.status_code == 502
         assert "boom: something broke" in r.json()["error"]["message"]
         assert "exited with code 3" in r.json()["error"]["message"]
-
-
-def test_health_reports_cli(http: httpx.Client, claude_bin: str):
-    body = http.get("/health").json()
-    assert body["status"] == "ok"
-    assert body["cli"] == {"found": True, "path": body["cli"]["path"], "version": "2.1.332"}
-
-
-def test_models_via_sdk(openai_client: openai.OpenAI):
-    ids = [m.id for m in openai_client.models.list()]
-    for expected in (
-        "claude-opus-4-6",
-        "claude-opus-4",
-        "claude-sonnet-4-5",
-        "claude-sonnet-4",
-        "claude-haiku-4",
-        "opus",
-        "sonnet",
-        "haiku",
-        "claude-opus-5-5",
-        "claude-sonnet-5-5",
-        "claude-haiku-5-5",
-        "claude-fable-5-2",
-    ):
-        assert expected in ids
-    assert openai_client.models.retrieve("claude-code-cli/sonnet").id == "claude-code-cli/sonnet"
-    with pytest.raises(openai.NotFoundError) as caught:
-        openai_client.models.retrieve("gpt-4o")
-    assert caught.value.body["code"] == "model_not_found"
 
 
 def test_debug_subprocess_logs(base_settings: Settings, caplog, marker: str):

@@ -3,7 +3,6 @@ default and with the operator's opt-ins; nothing a client sends ever becomes an 
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +13,6 @@ import psutil
 import pytest
 
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
-from handlers.app import create_app
 from handlers.config.settings import Settings
 from tests.conftest import RunningProxy, cli_children, serve, wait_no_cli_children
 from tests.e2e.test_hygiene import wait_for_upstream
@@ -121,14 +119,3 @@ def test_opt_in_tools_and_workdir(opted_in, upstream, marker):
     sent = [r for r in upstream.requests if marker in str(r.get("body"))]
     tools = {t.get("name") for t in sent[0]["body"].get("tools", [])}
     assert {"Read", "Grep"} <= tools and "Bash" not in tools
-
-
-def test_opt_ins_are_announced_loudly(base_settings, tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="claude_max_api")
-    create_app(replace(base_settings, claude_tools="default", workdir=tmp_path))
-    text = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
-    assert "Claude Code tools ENABLED (default)" in text
-    assert f"Claude Code runs IN {tmp_path}" in text
-    caplog.clear()
-    create_app(base_settings)
-    assert not [r for r in caplog.records if "ENABLED" in r.getMessage()]

@@ -1,4 +1,5 @@
-"""Access logs: one line per request with its id; never a key; prompts only with --debug."""
+"""Access logs: one line per request with its id; never a key; prompts only with --debug.
+In-process, with the replay CLI answering the chats."""
 
 from __future__ import annotations
 
@@ -13,34 +14,33 @@ import pytest
 
 from handlers import logs
 from handlers.config.settings import Settings
-from tests.conftest import RunningProxy, serve
+from tests.inproc.conftest import InProcessProxy, in_process
 
 KEY = "sk-proxy-logtest-0123456789"
 
 
 @pytest.fixture(scope="module")
-def keyed(base_settings: Settings) -> Iterator[RunningProxy]:
-    with serve(replace(base_settings, api_keys=(KEY,))) as running:
+def keyed(app_settings: Settings) -> Iterator[InProcessProxy]:
+    with in_process(replace(app_settings, api_keys=(KEY,))) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def debugging(base_settings: Settings) -> Iterator[RunningProxy]:
-    with serve(replace(base_settings, debug=True)) as running:
+def debugging(app_settings: Settings) -> Iterator[InProcessProxy]:
+    with in_process(replace(app_settings, debug=True)) as running:
         yield running
 
 
 def chat(
-    running: RunningProxy, contract, marker: str, headers: dict | None = None
+    running: InProcessProxy, contract, marker: str, headers: dict | None = None
 ) -> httpx.Response:
-    r = httpx.post(
-        f"{running.v1}/chat/completions",
+    r = running.client.post(
+        "/v1/chat/completions",
         json={
             "model": "opus",
             "messages": [{"role": "user", "content": f"secret prompt {marker}"}],
         },
         headers=headers or {},
-        timeout=60,
     )
     contract.check(r)
     return r
@@ -62,7 +62,7 @@ def test_access_log_has_the_request_id_and_no_secrets(keyed, contract, caplog, m
     caplog.set_level(logging.DEBUG)
     r = chat(keyed, contract, marker, {"Authorization": f"Bearer {KEY}", "X-Request-Id": "log-1"})
     assert r.status_code == 200
-    refused = httpx.get(f"{keyed.v1}/models", headers={"Authorization": f"Bearer {KEY}x"})
+    refused = keyed.client.get("/v1/models", headers={"Authorization": f"Bearer {KEY}x"})
     assert refused.status_code == 401
     access = [r for r in caplog.records if r.name == "claude_max_api.access"]
     line = next(r for r in access if getattr(r, "request_id", None) == "log-1")
@@ -80,7 +80,7 @@ def test_debug_logs_the_prompt(debugging, contract, caplog, marker):
     assert marker in everything_logged(caplog)
 
 
-def test_json_access_lines(proxy, contract):
+def test_json_access_lines(client, contract):
     out = io.StringIO()
     handler = logs.make_handler("json", out)
     logger = logging.getLogger("claude_max_api.access")
@@ -88,7 +88,7 @@ def test_json_access_lines(proxy, contract):
     old_level = logger.level
     logger.setLevel(logging.INFO)
     try:
-        r = httpx.get(f"{proxy.v1}/models/no-such-model", headers={"X-Request-Id": "json-1"})
+        r = client.get("/v1/models/no-such-model", headers={"X-Request-Id": "json-1"})
         contract.check(r)
     finally:
         logger.removeHandler(handler)
