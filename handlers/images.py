@@ -279,7 +279,8 @@ async def resolve_images(
     *,
     fetcher: ImageFetcher | None = None,
 ) -> ImageConverter:
-    """Fetch every http(s) image of the request concurrently; the converter for the rest.
+    """Fetch every http(s) image of `messages` concurrently; the converter (for these same
+    `messages`: it knows the parts by param) answers those and decodes the data URLs.
     The first failure is the request's 400 (the other fetches are cancelled)."""
     urls = url_parts(messages)
     if not urls:
