@@ -1,4 +1,5 @@
-"""cli_bridge/images.py: image bytes and data URLs -> checked image blocks, or 400s naming the part."""
+"""cli_bridge/images.py: image bytes and data URLs -> checked image blocks, or 400s naming
+the part."""
 
 from __future__ import annotations
 
