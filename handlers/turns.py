@@ -17,7 +17,7 @@ from connexion import request as current_request
 from starlette.responses import Response
 
 from cli_bridge import CliRequest
-from cli_bridge.protocol.blocks import Conversation
+from cli_bridge.protocol.blocks import Conversation, UserContent
 
 from . import limits, security, state
 from .errors import surface_for_path
@@ -31,7 +31,7 @@ class TurnInput:
     """A request converted for the CLI: the prompt on stdin, the system prompt, and the plain
     history when there is one (a live process holding it may answer)."""
 
-    prompt: str
+    prompt: UserContent
     system_prompt: str | None = None
     conversation: Conversation | None = None
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from ..errors import CliFailed, ProxyError, Timeout
-from ..protocol.blocks import Conversation
+from ..protocol.blocks import Conversation, UserContent
 from ..protocol.events import (
     ApiRetry,
     AssistantBlock,
@@ -56,7 +56,7 @@ class CliRequest:
     """What one CLI turn needs: all of it already checked and converted."""
 
     cli_model: str
-    prompt: str
+    prompt: UserContent  # the new user turn: text, or content blocks (images)
     system_prompt: str | None = None
     # The plain user/assistant history (conversation.py), when the request is one: a live
     # process holding exactly this history minus the last user message may answer it.
@@ -256,7 +256,7 @@ class ClaudeBridge:
 
     async def _worker_for(
         self, request: CliRequest, key: ProcessKey, deadline: float, *, reuse: bool, warm: bool
-    ) -> tuple[Worker, str, bool]:
+    ) -> tuple[Worker, UserContent, bool]:
         """(worker, text to write, whether it was reused): live, warm, or a cold start."""
         if self._closed:
             raise ProxyError("The proxy is shutting down", status=503, code="shutting_down")

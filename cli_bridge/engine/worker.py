@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..protocol.argv import build_argv
+from ..protocol.blocks import UserContent
 from ..protocol.environment import child_env
 from ..protocol.stdin import user_line
 from .config import BridgeConfig
@@ -57,7 +58,7 @@ class Worker:
     def retiring(self) -> bool:
         return self._retiring is not None
 
-    async def send(self, text: str) -> bool:
+    async def send(self, text: UserContent) -> bool:
         """Write one user turn to the CLI's stream-json stdin; False if it has gone."""
         sent = await self.proc.write(user_line(text))
         if self._trace is not None:

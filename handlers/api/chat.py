@@ -19,12 +19,16 @@ from cli_bridge.formats.openai_chat.response import (
     ChunkBuilder,
     CompletionBuilder,
 )
+from cli_bridge.formats.openai_chat.turns import ImageConverter
 
-from .. import turns
+from .. import state, turns
+from ..images import resolve_images
 
 
-def chat_input(messages: Sequence[ChatMessage]) -> turns.TurnInput:
-    cli_input = input_from_messages(messages)
+def chat_input(
+    messages: Sequence[ChatMessage], image: ImageConverter | None = None
+) -> turns.TurnInput:
+    cli_input = input_from_messages(messages, image=image)
     conversation = conversation_from_messages(messages)
     return turns.TurnInput(cli_input.prompt, cli_input.system_prompt, conversation)
 
@@ -41,4 +45,6 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
         reply = turns.Streamed(ChatStreamEncoder(chunks))
     else:
         reply = turns.Collected(CompletionBuilder(*ids))
-    return await turns.answer(body["model"], messages, lambda: chat_input(messages), reply)
+    # URL images are fetched now, all at once; the conversion reads them from `image`.
+    image = await resolve_images(messages, state.current().settings)
+    return await turns.answer(body["model"], messages, lambda: chat_input(messages, image), reply)

@@ -117,6 +117,12 @@ FLAGS: tuple[Flag, ...] = (
          "more messages get 400 `param: messages`", metavar="N"),
     Flag("--max-message-chars", "CLAUDE_PROXY_MAX_MESSAGE_CHARS", "max_message_chars",
          p.positive, "1000000", "characters per message (all its strings)", metavar="N"),
+    Flag("--image-url-allow-private", "CLAUDE_PROXY_IMAGE_URL_ALLOW_PRIVATE",
+         "image_url_allow_private", p.switch, "",
+         "let image URLs reach loopback, private and link-local addresses (local setups)",
+         meaning="fetch image URLs whose host is a loopback, private, link-local or other "
+         "non-public address (off: refused, no SSRF; see [Images](#chat-behaviour))",
+         switch=True, shown_default="off"),
     Flag("--log-format", "CLAUDE_PROXY_LOG_FORMAT", "log_format", p.parse_log_format, "text",
          "`text`, or `json`: one JSON object per line"),
 )

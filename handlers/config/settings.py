@@ -50,6 +50,7 @@ class Settings:
     max_body_bytes: int = _D["max_body_bytes"]
     max_messages: int = _D["max_messages"]
     max_message_chars: int = _D["max_message_chars"]
+    image_url_allow_private: bool = _D["image_url_allow_private"]  # SSRF guard off
     log_format: str = _D["log_format"]
     # Process engine (see README "Process engine").
     max_concurrency: int = _D["max_concurrency"]  # 0: derived from CPUs and memory

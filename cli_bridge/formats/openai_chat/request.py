@@ -1,7 +1,8 @@
 """OpenAI chat messages -> what the CLI reads: a system prompt and one user turn on stdin.
 
 The CLI holds no server-side state for us, so the whole history is rendered into one faithful
-prompt. Pure functions: tested without processes.
+prompt. Images of the last user message (given an `image` converter) make that turn content
+blocks; images in earlier messages are refused here. Pure functions: tested without processes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from typing import Literal, Required, TypeAlias, TypedDict
 
 from ...errors import InvalidRequest
-from ...protocol.blocks import Conversation, Role
+from ...protocol.blocks import ContentBlock, Conversation, Role, UserContent
+from .turns import IMAGE_PARTS, ImageConverter
 
 INSTRUCTION_ROLES = ("system", "developer")
 TEXT_PART_TYPES = ("text", "input_text", "output_text", "refusal")
@@ -37,7 +39,24 @@ class CliInput:
     """The CLI-side form of a chat request."""
 
     system_prompt: str | None
-    prompt: str
+    prompt: UserContent  # a string, or blocks when the last user message holds images
+
+
+def _part_text(part: object, where: str) -> str:
+    if not isinstance(part, dict):
+        raise InvalidRequest("each content part must be an object", param=where)
+    kind = part.get("type")
+    if kind not in TEXT_PART_TYPES:
+        raise InvalidRequest(
+            f"content part type `{kind}` is not supported by this proxy yet; "
+            "send text parts (`text` or `input_text`)",
+            param=f"{where}.type",
+        )
+    value = part.get("refusal") if kind == "refusal" else part.get("text")
+    if not isinstance(value, str):
+        field = "refusal" if kind == "refusal" else "text"
+        raise InvalidRequest(f"content part of type `{kind}` needs a string `{field}`", param=where)
+    return value
 
 
 def text_from_content(content: object, param: str) -> str:
@@ -48,26 +67,29 @@ def text_from_content(content: object, param: str) -> str:
         return content
     if not isinstance(content, list):
         raise InvalidRequest("content must be a string or an array of content parts", param=param)
-    texts: list[str] = []
+    return "\n".join(_part_text(part, f"{param}.{j}") for j, part in enumerate(content))
+
+
+def _has_image(content: object) -> bool:
+    return isinstance(content, list) and any(
+        isinstance(p, dict) and p.get("type") in IMAGE_PARTS for p in content
+    )
+
+
+def content_from_parts(content: object, param: str, image: ImageConverter) -> UserContent:
+    """A user message's content: plain text as text_from_content gives it, or, when it holds
+    image parts, blocks in order (each non-empty text part a text block, each image through
+    `image`)."""
+    if not isinstance(content, list) or not _has_image(content):
+        return text_from_content(content, param)
+    blocks: list[ContentBlock] = []
     for j, part in enumerate(content):
         where = f"{param}.{j}"
-        if not isinstance(part, dict):
-            raise InvalidRequest("each content part must be an object", param=where)
-        kind = part.get("type")
-        if kind not in TEXT_PART_TYPES:
-            raise InvalidRequest(
-                f"content part type `{kind}` is not supported by this proxy yet; "
-                "send text parts (`text` or `input_text`)",
-                param=f"{where}.type",
-            )
-        value = part.get("refusal") if kind == "refusal" else part.get("text")
-        if not isinstance(value, str):
-            field = "refusal" if kind == "refusal" else "text"
-            raise InvalidRequest(
-                f"content part of type `{kind}` needs a string `{field}`", param=where
-            )
-        texts.append(value)
-    return "\n".join(texts)
+        if isinstance(part, dict) and part.get("type") in IMAGE_PARTS:
+            blocks.append(image(part, where))
+        elif text := _part_text(part, where):  # the Messages API refuses empty text blocks
+            blocks.append({"type": "text", "text": text})
+    return blocks
 
 
 def _tool_calls_text(message: ChatMessage) -> str:
@@ -108,8 +130,11 @@ def _render_turn(message: ChatMessage, param: str) -> str:
     return f"<{role}{attrs}>\n{text}\n</{role}>"
 
 
-def input_from_messages(messages: Sequence[ChatMessage]) -> CliInput:
-    """Split instructions from the conversation and render the conversation as one prompt."""
+def input_from_messages(
+    messages: Sequence[ChatMessage], *, image: ImageConverter | None = None
+) -> CliInput:
+    """Split instructions from the conversation and render the conversation as one prompt;
+    with `image`, the last user message's image parts become image blocks."""
     instructions: list[str] = []
     turns: list[tuple[int, ChatMessage]] = []
     for i, message in enumerate(messages):
@@ -126,8 +151,14 @@ def input_from_messages(messages: Sequence[ChatMessage]) -> CliInput:
     system_prompt = "\n\n".join(instructions) or None
 
     last_index, last = turns[-1]
+    where = f"messages.{last_index}.content"
+    prompt: UserContent
     if last["role"] == "user" and not last.get("name"):
-        prompt = text_from_content(last.get("content"), f"messages.{last_index}.content")
+        content = last.get("content")
+        if image is None:
+            prompt = text_from_content(content, where)
+        else:
+            prompt = content_from_parts(content, where, image)
         history = turns[:-1]
     else:
         prompt = ""
@@ -135,22 +166,20 @@ def input_from_messages(messages: Sequence[ChatMessage]) -> CliInput:
     if history:
         rendered = "\n".join(_render_turn(m, f"messages.{i}") for i, m in history)
         lead = "<conversation_history>\n" + rendered + "\n</conversation_history>"
-        if prompt:
+        if isinstance(prompt, list):
+            prompt = [{"type": "text", "text": lead}, *prompt]
+        elif prompt:
             prompt = f"{lead}\n\n{prompt}"
         else:
             prompt = f"{lead}\n\nContinue the conversation: write the next assistant message."
-    if not prompt.strip():
+    if isinstance(prompt, str) and not prompt.strip():
+        raise InvalidRequest(f"{where} must not be empty", param=where)
+    try:
+        json.dumps([prompt, system_prompt], ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # `"\ud800"` in the request JSON: not writable as UTF-8
         raise InvalidRequest(
-            f"messages.{last_index}.content must not be empty",
-            param=f"messages.{last_index}.content",
-        )
-    for text in (prompt, system_prompt or ""):
-        try:
-            text.encode()
-        except UnicodeEncodeError:  # `"\ud800"` in the request JSON: not writable as UTF-8
-            raise InvalidRequest(
-                "messages contain a lone UTF-16 surrogate (invalid Unicode)", param="messages"
-            ) from None
+            "messages contain a lone UTF-16 surrogate (invalid Unicode)", param="messages"
+        ) from None
     return CliInput(system_prompt=system_prompt, prompt=prompt)
 
 
