@@ -264,8 +264,8 @@ class WarmPool:
             self._recycle(time.monotonic())
             if self._failures:  # the CLI is missing or crashing: do not spin
                 await asyncio.sleep(min(MAX_BACKOFF, BACKOFF * 2**self._failures))
-            held = self._hold_until - asyncio.get_running_loop().time()
-            if held > 0:  # a woken pool (a slot freed) still waits for a starting request
+            # A woken pool (a slot freed) still waits while a request is starting up.
+            while (held := self._hold_until - asyncio.get_running_loop().time()) > 0:
                 await asyncio.sleep(held)
             await self._fill()
             with contextlib.suppress(TimeoutError):

@@ -13,9 +13,15 @@ import pytest
 
 from cli_bridge.engine.history import ProcessKey
 from cli_bridge.protocol.instructions import DEFAULT_BASE_PROMPT
-from conformance.fake_anthropic import FakeAnthropic
+from conformance.fake_anthropic import FakeAnthropic, fake_directive
 from handlers.config.settings import Settings
-from tests.conftest import RunningProxy, cli_children, serve, upstream_requests
+from tests.conftest import (
+    RunningProxy,
+    cli_children,
+    serve,
+    upstream_requests,
+    wait_no_cli_children,
+)
 from tests.contract import Contract
 
 BASE = "You answer API clients through a proxy (test base prompt)."
@@ -55,6 +61,8 @@ def proxies(base_settings: Settings) -> Iterator[dict[str, RunningProxy]]:
         serve(replace(base_settings, system_prompt_mode="replace")) as replace_,
     ):
         yield {"user": user, "append": append, "replace": replace_}
+        for running in (user, append, replace_):
+            assert wait_no_cli_children(under=running.settings.runtime_dir) == []
 
 
 def test_user_mode_is_the_default():
@@ -95,30 +103,35 @@ def test_replace_mode_is_the_system_prompt(
     assert first == f"bonjour {marker}"
 
 
-def _cli_argv(running: RunningProxy) -> list[str]:
-    clis = cli_children(running.settings.runtime_dir)
-    assert clis, "no CLI process of this proxy"
-    return clis[0].cmdline()
-
-
-def test_no_prompt_text_on_argv_and_files_are_private(base_settings: Settings):
-    """Warm processes in `user` and `append` mode: the prompt is in a 0600 file."""
-    for mode, flag in (("user", "--system-prompt-file"), ("append", None)):
-        settings = replace(base_settings, system_prompt_mode=mode, pool_size=1)
-        with serve(settings) as running:
-            bridge = running.state.bridge
-            deadline = time.monotonic() + 20
-            while not bridge.pool.pids() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            argv = _cli_argv(running)
-            assert not any(settings.base_system_prompt in a for a in argv)
-            if flag is None:  # append mode: no system text for the pool's seed at all
-                assert "--system-prompt-file" not in argv
-                assert "--append-system-prompt-file" not in argv
-                continue
-            path = Path(argv[argv.index(flag) + 1])
-            assert path.read_text() == settings.base_system_prompt
-            assert path.stat().st_mode & 0o777 == 0o600
+@pytest.mark.parametrize(
+    ("mode", "flag"),
+    [("user", "--system-prompt-file"), ("append", "--append-system-prompt-file"),
+     ("replace", "--system-prompt-file")],
+)  # fmt: skip
+def test_prompts_travel_in_private_files_never_on_argv(
+    proxies, upstream: FakeAnthropic, marker: str, mode: str, flag: str
+):
+    running = proxies[mode]
+    body = {"model": "opus", "stream": True, "messages": messages_for(marker)}
+    body["messages"][-1]["content"] += f" {fake_directive(hang=True)}"
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream("POST", f"{running.v1}/chat/completions", json=body) as r,
+    ):
+        assert r.status_code == 200
+        deadline = time.monotonic() + 20
+        while not upstream_requests(upstream, marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (cli,) = cli_children(running.settings.runtime_dir)
+        argv = cli.cmdline()
+        assert not any(marker in a or "Be terse" in a or BASE in a for a in argv)
+        other = {"--system-prompt-file", "--append-system-prompt-file"} - {flag}
+        assert not other & set(argv)
+        path = Path(argv[argv.index(flag) + 1])
+        assert path.parent.parent == running.settings.runtime_dir
+        assert path.stat().st_mode & 0o777 == 0o600
+        expected = BASE if mode == "user" else f"Be terse {marker}.\n\nAnswer in French."
+        assert path.read_text() == expected
 
 
 def test_pool_follows_sonnet_only_traffic_with_a_system_prompt(
