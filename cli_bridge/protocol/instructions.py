@@ -30,7 +30,7 @@ SystemFlag: TypeAlias = Literal["replace", "append"]
 MODES: tuple[SystemPromptMode, ...] = get_args(SystemPromptMode)
 
 DEFAULT_BASE_PROMPT = (
-    "You are Claude, answering requests that applications send through an API. "
+    "You are Claude, answering requests that applications send through an API proxy. "
     "An application's own instructions, when it gives any, open the first user message "
     "inside <instructions> tags; follow them as you would a system prompt."
 )
