@@ -1,6 +1,6 @@
 """Process-engine benchmarks: the real CLI against the fake Anthropic API on 127.0.0.1.
 
-    python -m conformance.bench [--runs 20] [--only ttft,warm,next,chunks,burst,rps]
+    python -m conformance.bench [--runs 20] [--only ttft,warm,next,follow,chunks,burst,rps]
 
 Prints a Markdown table per benchmark, then the targets. Not a test: the figures depend on
 the machine and on whatever else it runs. See README "Performance" for the latest figures.
@@ -47,8 +47,8 @@ class Answer:
         return [(at, json.loads(c[5:])["choices"][0]["delta"]["content"]) for at, c in self.chunks]
 
 
-def stream(client: httpx.Client, url: str, messages: list[dict]) -> Answer:
-    body = {"model": "opus", "messages": messages, "stream": True}
+def stream(client: httpx.Client, url: str, messages: list[dict], model: str = "opus") -> Answer:
+    body = {"model": model, "messages": messages, "stream": True}
     answer = Answer(time.monotonic(), [])
     with client.stream("POST", f"{url}/v1/chat/completions", json=body) as r:
         r.raise_for_status()
@@ -181,6 +181,53 @@ def bench_next_turn(bench: Bench, runs: int, cold: float) -> dict[str, float]:
     ]
     print(table(f"Next turn of a conversation ({runs} runs)", ["", "value"], rows))
     return {"live": live, "ratio": live / cold}
+
+
+FOLLOW_SYSTEM = "You are a concise assistant for a note-taking app. Answer in plain text."
+FOLLOW_WARMUP = 3  # requests the pool may take to follow; measured from the 4th on
+THINK = 1.0  # seconds a client waits between requests (reads the answer)
+
+
+def bench_follow(bench: Bench, runs: int) -> dict[str, float]:
+    """A client that only sends `sonnet` requests with a system prompt, to a proxy with the
+    default pool (2 warm, seeded with `opus`): TTFT from the 4th request on, against the
+    CLI spawned directly (sonnet, the same system prompt in a file) in the same run."""
+    direct = []
+    for i in range(runs):
+        prompt = f"direct sonnet {i} {uuid.uuid4().hex[:6]}"
+        direct.append(bench.direct_ttft(prompt, "sonnet", FOLLOW_SYSTEM))
+        time.sleep(0.2)
+    answers, served = [], []
+    with bench.proxy("--session-idle", "0") as proxy, httpx.Client(timeout=60) as client:
+        wait_warm(proxy, 2, settle=0.5)  # the start-up state: two warm opus processes
+        seeded = proxy.health()["pool"]["warm_by_key"]
+        for i in range(FOLLOW_WARMUP + runs):
+            hits = proxy.health()["pool"]["hits"]
+            messages = [
+                {"role": "system", "content": FOLLOW_SYSTEM},
+                {"role": "user", "content": f"sonnet {i} {uuid.uuid4().hex[:6]}"},
+            ]
+            answers.append(stream(client, proxy.url, messages, model="sonnet"))
+            served.append(proxy.health()["pool"]["hits"] > hits)
+            time.sleep(THINK)
+        pool = proxy.health()["pool"]
+    measured = [a.ttft for a in answers[FOLLOW_WARMUP:]]
+    md, mf = median(direct), median(measured)
+    rows = [
+        ["CLI spawned directly (sonnet, system prompt file): first text_delta", ms(md)],
+        ["pool at start-up", ", ".join(f"{k}: {v}" for k, v in seeded.items())],
+        ["first 3 requests: TTFT", ", ".join(ms(a.ttft) for a in answers[:FOLLOW_WARMUP])],
+        ["first 3 requests: served warm", ", ".join("yes" if w else "no" for w in served[:3])],
+        [f"4th request on: TTFT median ({runs})", ms(mf)],
+        ["p90", ms(pct(measured, 90))],
+        ["ratio / direct spawn (target ≤ 0.25)", f"{mf / md:.3f}"],
+        ["4th request on: served warm", f"{sum(served[FOLLOW_WARMUP:])} of {runs}"],
+        ["pool at the end", ", ".join(f"{k}: {v}" for k, v in pool["warm_by_key"].items())],
+        ["warm processes retired to follow the traffic", pool.get("rebalanced", "?")],
+    ]
+    title = f"Pool following sonnet-only traffic, think time {THINK:g} s ({runs} runs)"
+    print(table(title, ["", "value"], rows))
+    return {"direct": md, "follow": mf, "ratio": mf / md}
 
 
 def bench_chunks(bench: Bench, requests: int) -> dict[str, float]:
@@ -320,7 +367,7 @@ def bench_rps(bench: Bench, seconds: float = 5.0) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--only", default="ttft,warm,next,chunks,burst,rps")
+    parser.add_argument("--only", default="ttft,warm,next,follow,chunks,burst,rps")
     args = parser.parse_args()
     only = set(args.only.split(","))
     results: dict[str, dict[str, float]] = {}
@@ -335,6 +382,8 @@ def main() -> None:
             results["warm"] = bench_warm(bench, args.runs, cold)
         if "next" in only and cold:
             results["next"] = bench_next_turn(bench, args.runs, cold)
+        if "follow" in only:
+            results["follow"] = bench_follow(bench, args.runs)
         if "chunks" in only:
             results["chunks"] = bench_chunks(bench, 20)
         if "burst" in only:
@@ -363,6 +412,10 @@ def print_targets(r: dict[str, dict[str, float]]) -> None:
             f"{r['next']['ratio']:.3f}",
             r["next"]["ratio"] <= 0.15,
         )
+    if "follow" in r:
+        ratio = r["follow"]["ratio"]
+        add("sonnet-only TTFT from the 4th request / direct spawn", "≤ 0.25", f"{ratio:.3f}",
+            ratio <= 0.25)  # fmt: skip
     if "chunks" in r:
         p99 = r["chunks"]["p99"] * 1000
         add("per-chunk added p99", "≤ 2 ms", f"{p99:.3f} ms", p99 <= 2)

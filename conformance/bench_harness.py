@@ -104,12 +104,17 @@ class Bench:
         }
         return child_env(os.environ, extra, tmpdir=str(tmpdir) if tmpdir else None)
 
-    def direct_ttft(self, prompt: str, model: str = "opus") -> float:
+    def direct_ttft(self, prompt: str, model: str = "opus", system: str | None = None) -> float:
         """Run the CLI directly as the proxy would: seconds from spawn to its first
-        text_delta line (read the same way the proxy reads it: line by line from a pipe)."""
+        text_delta line (read the same way the proxy reads it: line by line from a pipe).
+        `system` goes in a file, `--system-prompt-file`."""
         run = Path(tempfile.mkdtemp(dir=self.tmp))
         (run / "tmp").mkdir()
-        argv = build_argv(self.claude_bin, model, tools="")
+        system_file = None
+        if system is not None:
+            system_file = run / "system-prompt.txt"
+            system_file.write_text(system, encoding="utf-8")
+        argv = build_argv(self.claude_bin, model, tools="", system_prompt_file=system_file)
         started = time.monotonic()
         proc = subprocess.Popen(
             argv,

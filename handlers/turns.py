@@ -10,7 +10,7 @@ turn, answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
 from connexion import request as current_request
@@ -18,6 +18,13 @@ from starlette.responses import Response
 
 from cli_bridge import CliRequest
 from cli_bridge.protocol.blocks import Conversation, UserContent
+from cli_bridge.protocol.instructions import (
+    SystemFlag,
+    SystemPromptMode,
+    into_conversation,
+    system_slot,
+    with_instructions,
+)
 
 from . import limits, security, state
 from .errors import surface_for_path
@@ -34,6 +41,22 @@ class TurnInput:
     prompt: UserContent
     system_prompt: str | None = None
     conversation: Conversation | None = None
+    system_flag: SystemFlag = "replace"  # set by `place_instructions`
+
+
+def place_instructions(given: TurnInput, mode: SystemPromptMode, base: str) -> TurnInput:
+    """Apply `--system-prompt-mode` (cli_bridge/protocol/instructions.py) to a converted
+    request. In `user` mode the client's system text opens the first user turn: the prompt
+    (one user turn on stdin, history included) and the plain history the live-process
+    digest hashes, so conversations whose instructions differ never share a process."""
+    slot = system_slot(mode, given.system_prompt, base)
+    if mode != "user" or not given.system_prompt:
+        return replace(given, system_prompt=slot.text, system_flag=slot.flag)
+    prompt = with_instructions(given.system_prompt, given.prompt)
+    conversation = given.conversation
+    if conversation is not None:
+        conversation = into_conversation(given.system_prompt, conversation)
+    return TurnInput(prompt, slot.text, conversation, slot.flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +98,15 @@ async def answer(
         max_messages=app.settings.max_messages,
         max_chars=app.settings.max_message_chars,
     )
-    given = convert()
+    settings = app.settings
+    given = place_instructions(convert(), settings.system_prompt_mode, settings.base_system_prompt)
     cli_request = CliRequest(
         entry.cli_model,
         given.prompt,
         given.system_prompt,
         conversation=given.conversation,
         owner=security.caller_id(),
+        system_flag=given.system_flag,
     )
     turn = app.bridge.start_turn(cli_request)
     if isinstance(reply, Collected):

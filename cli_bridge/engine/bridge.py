@@ -30,6 +30,7 @@ from ..protocol.events import (
     ThinkingDelta,
     event_from_line,
 )
+from ..protocol.instructions import SystemFlag
 from ..protocol.result import error_from_result
 from .config import BridgeConfig
 from .history import (
@@ -63,10 +64,12 @@ class CliRequest:
     conversation: Conversation | None = None
     # Who asked (an API key id, once keys exist): live processes are never shared across.
     owner: str | None = None
+    # How the CLI gets `system_prompt` (instructions.py): --system-prompt-file or --append-….
+    system_flag: SystemFlag = "replace"
 
     @property
     def key(self) -> ProcessKey:
-        return ProcessKey(self.cli_model, self.system_prompt)
+        return ProcessKey(self.cli_model, self.system_prompt, self.system_flag)
 
 
 class QueueHealth(QueueStats):
@@ -119,7 +122,9 @@ class ClaudeBridge:
         self.workers = WorkerFactory(
             config, os.environ if environ is None else environ, self.scheduler, self.guard
         )
-        seed = ProcessKey(config.pool_model) if config.pool_model else None
+        seed = (
+            ProcessKey(config.pool_model, config.pool_system_prompt) if config.pool_model else None
+        )
         self.pool = WarmPool(
             config.pool_size,
             config.pool_idle,

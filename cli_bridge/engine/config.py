@@ -35,6 +35,9 @@ class BridgeConfig:
     max_queue: int = 128  # requests waiting for a process; beyond: 429
     pool_size: int = 2  # warm processes; 0 disables the pool
     pool_model: str | None = "opus"  # CLI model the pool starts with before it learns
+    # The system slot of those first warm processes: the base prompt in `user` mode (the
+    # same for every request), None (Claude Code's own) otherwise.
+    pool_system_prompt: str | None = None
     pool_idle: float = 300.0  # a warm process is replaced after this long unused
     session_idle: float = 60.0  # a process keeps its conversation this long; 0 disables
     retry: RetryPolicy = field(default_factory=RetryPolicy)

@@ -15,15 +15,19 @@ from dataclasses import dataclass
 
 from ..protocol.blocks import Conversation
 from ..protocol.events import AssistantBlock, CliEvent
+from ..protocol.instructions import SystemFlag
 from ..protocol.text import TextAssembler
 
 
 @dataclass(frozen=True, slots=True)
 class ProcessKey:
-    """What a CLI process is fixed to when it starts: model and system prompt."""
+    """What a CLI process is fixed to when it starts: model, system slot text and the flag
+    that carries it (`replace`: --system-prompt-file, `append`: --append-system-prompt-file).
+    Processes are never shared across keys, so never across system settings."""
 
     cli_model: str
     system_prompt: str | None = None
+    system_flag: SystemFlag = "replace"
 
     @property
     def label(self) -> str:
@@ -31,7 +35,8 @@ class ProcessKey:
         if self.system_prompt is None:
             return self.cli_model
         digest = hashlib.sha256(self.system_prompt.encode()).hexdigest()[:8]
-        return f"{self.cli_model}+system:{digest}"
+        kind = "append" if self.system_flag == "append" else "system"
+        return f"{self.cli_model}+{kind}:{digest}"
 
 
 def continuation(conversation: Conversation) -> tuple[Conversation, str] | None:
@@ -52,7 +57,8 @@ def conversation_digest(
     `owner` (e.g. the API key's id) keeps one client's live process from another client who
     sends the same visible history: with tools on, a CLI also holds tool results the
     client never saw."""
-    payload = [key.cli_model, key.system_prompt, [list(t) for t in conversation], owner]
+    turns = [list(t) for t in conversation]
+    payload = [key.cli_model, key.system_prompt, key.system_flag, turns, owner]
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(data.encode()).hexdigest()
 

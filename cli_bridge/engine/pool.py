@@ -2,11 +2,14 @@
 
 A CLI start costs ~0.5 s before it can answer; a process started with
 `--input-format stream-json` waits silently for its input, so a request that finds one
-writes its prompt at once. A process is fixed to a model and a system prompt when it starts
-(`--system-prompt-file`), so the pool is keyed by both and learns which keys requests use
-(decaying counts), seeded with the default model. A warm process serves one new
-conversation only; it is recycled after an idle limit, refilled in the background, and gives
-its slot back at once when a request needs it (see scheduler.py).
+writes its prompt at once. A process is fixed to a model and a system slot when it starts,
+so the pool is keyed by both (in `user` system-prompt mode the slot is the same base prompt
+for everyone: keyed by model alone). It follows the keys requests use: demand counts decay
+per request, the seats are shared by them, and warm processes of keys nobody asks for any
+more are retired to make room for the ones that miss — always in the background, a moment
+after the request that caused the change, and inside the concurrency cap. A warm process
+serves one new conversation only; it is recycled after an idle limit, refilled in the
+background, and gives its slot back at once when a request needs it (see scheduler.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypedDict
@@ -25,11 +27,12 @@ from .worker import Worker
 
 log = logging.getLogger("cli_bridge.pool")
 
-HALF_LIFE = 600.0  # seconds for a key's demand to halve
+DECAY = 0.8  # per request, every key's demand is multiplied by this: ~the last 5 requests
 MIN_SCORE = 0.2  # below this a key is not worth a warm process
-SEED_SCORE = 1.0  # the default key's standing demand, so the pool is warm before traffic
+SEED_SCORE = 1.0  # the default key's demand until the first request is seen
 MAX_KEYS = 32
 REFILL_DELAY = 0.5  # seconds after a take before starting its replacement
+MISS_DELAY = 1.0  # seconds after a miss before the pool follows it (past the cold start)
 BACKOFF = 0.25  # first back-off after a failed start; doubles per failure
 MAX_BACKOFF = 60.0
 EARLY_DEATH = 10.0  # a warm process dead this young counts as a start failure
@@ -43,31 +46,35 @@ class PoolStats(TypedDict):
     misses: int
     spawned: int
     recycled: int
+    rebalanced: int  # warm processes retired because requests wanted other keys
 
 
 class Demand:
-    """Exponentially decaying request counts per key (pure: the caller passes `now`)."""
+    """Which keys the last few requests used: counts that decay per request (not per second),
+    so the pool follows a change of traffic within a few requests and keeps what it learnt
+    while no requests come. The seed stands in until the first request."""
 
-    def __init__(self, seed: ProcessKey | None = None, half_life: float = HALF_LIFE) -> None:
+    def __init__(self, seed: ProcessKey | None = None, decay: float = DECAY) -> None:
         self.seed = seed
-        self.half_life = half_life
-        self._score: dict[ProcessKey, tuple[float, float]] = {}  # key -> (score, at)
+        self.decay = decay
+        self._score: dict[ProcessKey, float] = {}
 
-    def _decayed(self, key: ProcessKey, now: float) -> float:
-        score, at = self._score.get(key, (0.0, now))
-        return score * math.pow(0.5, max(0.0, now - at) / self.half_life)
+    def record(self, key: ProcessKey) -> None:
+        score = {k: v * self.decay for k, v in self._score.items()}
+        score[key] = score.get(key, 0.0) + 1.0
+        kept = sorted(score.items(), key=lambda kv: -kv[1])[:MAX_KEYS]
+        self._score = {k: v for k, v in kept if v >= MIN_SCORE or k == key}
 
-    def record(self, key: ProcessKey, now: float) -> None:
-        self._score[key] = (self._decayed(key, now) + 1.0, now)
-        if len(self._score) > MAX_KEYS:
-            weakest = min(self._score, key=lambda k: self._decayed(k, now))
-            del self._score[weakest]
+    def scores(self) -> dict[ProcessKey, float]:
+        if not self._score:
+            return {self.seed: SEED_SCORE} if self.seed is not None else {}
+        return {key: score for key, score in self._score.items() if score >= MIN_SCORE}
 
-    def scores(self, now: float) -> dict[ProcessKey, float]:
-        out = {key: self._decayed(key, now) for key in self._score}
-        if self.seed is not None:
-            out[self.seed] = out.get(self.seed, 0.0) + SEED_SCORE
-        return {key: score for key, score in out.items() if score >= MIN_SCORE}
+
+def _order(
+    scores: dict[ProcessKey, float], warm: dict[ProcessKey, int], k: ProcessKey
+) -> tuple[float, str]:
+    return scores[k] / (warm.get(k, 0) + 1), k.cli_model
 
 
 def next_key(
@@ -80,7 +87,43 @@ def next_key(
     """
     if sum(warm.values()) >= size or not scores:
         return None
-    return max(scores, key=lambda k: (scores[k] / (warm.get(k, 0) + 1), k.cli_model))
+    return max(scores, key=lambda k: _order(scores, warm, k))
+
+
+def allocation(scores: dict[ProcessKey, float], size: int) -> dict[ProcessKey, int]:
+    """How many of `size` warm processes each key deserves (D'Hondt, as `next_key`)."""
+    seats: dict[ProcessKey, int] = {}
+    while (key := next_key(scores, seats, size)) is not None:
+        seats[key] = seats.get(key, 0) + 1
+    return seats
+
+
+def surplus(
+    scores: dict[ProcessKey, float], warm: dict[ProcessKey, int], size: int
+) -> dict[ProcessKey, int]:
+    """Warm processes to retire per key so that keys short of their share can be warmed:
+    only as many as the pool lacks free seats for, least wanted keys first."""
+    target = allocation(scores, size)
+    short = sum(max(0, n - warm.get(k, 0)) for k, n in target.items())
+    need = short - max(0, size - sum(warm.values()))
+    out: dict[ProcessKey, int] = {}
+    for key in sorted(warm, key=lambda k: scores.get(k, 0.0)):
+        extra = min(need, warm[key] - target.get(key, 0))
+        if extra > 0:
+            out[key] = extra
+            need -= extra
+    return out
+
+
+def wanted(
+    scores: dict[ProcessKey, float], warm: dict[ProcessKey, int], size: int
+) -> ProcessKey | None:
+    """The key to warm next: the most wanted one short of its share, if a seat is free."""
+    if sum(warm.values()) >= size:
+        return None
+    target = allocation(scores, size)
+    short = [k for k, n in target.items() if warm.get(k, 0) < n]
+    return max(short, key=lambda k: _order(scores, warm, k)) if short else None
 
 
 class WarmPool:
@@ -108,6 +151,8 @@ class WarmPool:
         self.misses = 0
         self.spawned = 0
         self.recycled = 0
+        self.rebalanced = 0
+        self._hold_until = 0.0  # loop time before which the pool starts no process
 
     @property
     def enabled(self) -> bool:
@@ -122,7 +167,7 @@ class WarmPool:
         """A request for `key` arrived (hit or miss): learn it. No refill now: a CLI start
         takes a CPU core for ~0.4 s, which would slow the very request that arrived."""
         if self.enabled:
-            self.demand.record(key, time.monotonic())
+            self.demand.record(key)
 
     def take(self, key: ProcessKey) -> Worker | None:
         """A warm worker for `key` (now owned by the caller), or None."""
@@ -136,11 +181,19 @@ class WarmPool:
                 self.hits += 1
                 self._failures = 0
                 # Refill once the taker is past its first token (same reason as in note).
-                asyncio.get_running_loop().call_later(REFILL_DELAY, self._wake.set)
+                self._hold(REFILL_DELAY)
                 return worker
             self._retire(worker, False)
         self.misses += 1
+        # Follow the traffic once the cold start this miss causes is past its first token.
+        self._hold(MISS_DELAY)
         return None
+
+    def _hold(self, delay: float) -> None:
+        """No spawn for `delay` seconds (a request is starting up now), then a refill."""
+        loop = asyncio.get_running_loop()
+        self._hold_until = max(self._hold_until, loop.time() + delay)
+        loop.call_later(delay, self._wake.set)
 
     def reclaim(self) -> Worker | None:
         """Give a slot back to a waiting request: retire the oldest warm worker."""
@@ -177,6 +230,7 @@ class WarmPool:
             "misses": self.misses,
             "spawned": self.spawned,
             "recycled": self.recycled,
+            "rebalanced": self.rebalanced,
         }
 
     def _watched(self, watch: asyncio.Future[int]) -> None:
@@ -210,17 +264,35 @@ class WarmPool:
             self._recycle(time.monotonic())
             if self._failures:  # the CLI is missing or crashing: do not spin
                 await asyncio.sleep(min(MAX_BACKOFF, BACKOFF * 2**self._failures))
+            # A woken pool (a slot freed) still waits while a request is starting up.
+            while (held := self._hold_until - asyncio.get_running_loop().time()) > 0:
+                await asyncio.sleep(held)
             await self._fill()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._next_expiry(time.monotonic())):
                     await self._wake.wait()
 
+    def _warm(self) -> dict[ProcessKey, int]:
+        warm: dict[ProcessKey, int] = {}
+        for worker in self._idle:
+            warm[worker.key] = warm.get(worker.key, 0) + 1
+        return warm
+
+    def _rebalance(self, scores: dict[ProcessKey, float]) -> None:
+        """Retire idle warm workers (oldest first) of keys requests no longer want, to make
+        room for keys they do; the slots come back once those are reaped."""
+        for key, count in surplus(scores, self._warm(), self.size).items():
+            for worker in [w for w in self._idle if w.key == key][:count]:
+                self._idle.remove(worker)
+                self.rebalanced += 1
+                log.debug("warm pool: retiring pid %s (%s) for busier keys", worker.pid, key.label)
+                self._retire(worker, False)
+
     async def _fill(self) -> None:
+        scores = self.demand.scores()
+        self._rebalance(scores)
         while True:
-            warm: dict[ProcessKey, int] = {}
-            for worker in self._idle:
-                warm[worker.key] = warm.get(worker.key, 0) + 1
-            key = next_key(self.demand.scores(time.monotonic()), warm, self.size)
+            key = wanted(scores, self._warm(), self.size)
             if key is None or not self._scheduler.try_acquire():
                 return
             try:

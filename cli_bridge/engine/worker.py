@@ -124,8 +124,13 @@ class WorkerFactory:
         except BaseException:
             self._scheduler.release()
             raise
+        append = key.system_flag == "append"
         argv = build_argv(
-            cfg.claude_bin, key.cli_model, tools=cfg.tools, system_prompt_file=system_file
+            cfg.claude_bin,
+            key.cli_model,
+            tools=cfg.tools,
+            system_prompt_file=None if append else system_file,
+            append_system_prompt_file=system_file if append else None,
         )
         env = child_env(self._environ, cfg.extra_env, tmpdir=str(run_dir / "tmp"))
         if cfg.tracer is not None:

@@ -24,6 +24,7 @@ def build_argv(
     *,
     tools: str = "",
     system_prompt_file: Path | None = None,
+    append_system_prompt_file: Path | None = None,
 ) -> list[str]:
     """argv for one CLI process (no shell; prompts travel on stdin, system text in a file)."""
     if cli_model.startswith("-"):
@@ -33,4 +34,6 @@ def build_argv(
     argv = [claude_bin, *BASE_FLAGS, "--model", cli_model, "--tools", tools, *ISOLATION_FLAGS]
     if system_prompt_file is not None:
         argv += ["--system-prompt-file", str(system_prompt_file)]
+    if append_system_prompt_file is not None:  # after Claude Code's own system prompt
+        argv += ["--append-system-prompt-file", str(append_system_prompt_file)]
     return argv

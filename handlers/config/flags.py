@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cli_bridge.protocol.instructions import DEFAULT_BASE_PROMPT
+
 from . import parsers as p
 
 PROG = "claude-max-api"
@@ -86,6 +88,18 @@ FLAGS: tuple[Flag, ...] = (
          "seconds before an unused warm process is replaced"),
     Flag("--session-idle", "CLAUDE_PROXY_SESSION_IDLE", "session_idle", p.seconds, "60",
          "seconds a process keeps its conversation for the next turn (`0` = off)"),
+    Flag("--system-prompt-mode", "CLAUDE_PROXY_SYSTEM_PROMPT_MODE", "system_prompt_mode",
+         p.parse_system_prompt_mode, "user",
+         "where system/developer messages go: `user` (first user turn), `append` (after "
+         "Claude Code's prompt), `replace` (as the system prompt)",
+         meaning="where `system`/`developer` messages go: `user` (an `<instructions>` block "
+         "opening the first user turn; the base prompt is the system prompt), `append` (after "
+         "Claude Code's own system prompt), `replace` (as the system prompt); see "
+         "[System prompts](#system-prompts)"),
+    Flag("--base-system-prompt", "CLAUDE_PROXY_BASE_SYSTEM_PROMPT", "base_system_prompt",
+         p.text, DEFAULT_BASE_PROMPT,
+         "the system prompt in `user` mode (`\"\"` = Claude Code's own)", metavar="TEXT",
+         shown_default="a short neutral prompt (see [System prompts](#system-prompts))"),
     Flag("--upstream-retries", "CLAUDE_PROXY_UPSTREAM_RETRIES", "upstream_retries", p.count,
          "2", "proxy retries of an upstream 5xx/529 before answering 503"),
     Flag("--rate-limit-retries", "CLAUDE_PROXY_RATE_LIMIT_RETRIES", "rate_limit_retries",

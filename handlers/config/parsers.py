@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cli_bridge.catalogue import Catalogue, parse_model_mappings
+from cli_bridge.protocol.instructions import MODES
 
 # Header-safe key text: visible ASCII, no separators we split on.
 _KEY = re.compile(r"^[\x21-\x7e]{12,512}$")
@@ -155,4 +156,10 @@ def parse_models(value: str) -> dict[str, str]:
 def parse_log_format(value: str) -> str:
     if value not in LOG_FORMATS:
         raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return value
+
+
+def parse_system_prompt_mode(value: str) -> str:
+    if value not in MODES:
+        raise ValueError(f"must be one of {', '.join(MODES)}, got {value!r}")
     return value

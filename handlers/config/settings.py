@@ -16,6 +16,7 @@ from cli_bridge.catalogue import Catalogue
 from cli_bridge.engine.config import Tracer
 from cli_bridge.engine.retry import RetryPolicy
 from cli_bridge.engine.scheduler import default_max_concurrency
+from cli_bridge.protocol.instructions import SystemPromptMode, system_slot
 
 from . import flags
 
@@ -59,6 +60,8 @@ class Settings:
     pool_model: str = _D["pool_model"]
     pool_idle: float = _D["pool_idle"]
     session_idle: float = _D["session_idle"]
+    system_prompt_mode: SystemPromptMode = _D["system_prompt_mode"]
+    base_system_prompt: str = _D["base_system_prompt"]
     upstream_retries: int = _D["upstream_retries"]
     rate_limit_retries: int = _D["rate_limit_retries"]
     retry_backoff: float = _D["retry_backoff"]
@@ -81,6 +84,7 @@ class Settings:
             max_queue=self.max_queue,
             pool_size=self.pool_size,
             pool_model=pool_entry.cli_model if pool_entry else None,
+            pool_system_prompt=self.pool_system_prompt,
             pool_idle=self.pool_idle,
             session_idle=self.session_idle,
             retry=RetryPolicy(
@@ -90,6 +94,11 @@ class Settings:
             ),
             tracer=self.tracer,
         )
+
+    @property
+    def pool_system_prompt(self) -> str | None:
+        """The system slot every request shares, if one: the base prompt in `user` mode."""
+        return system_slot(self.system_prompt_mode, None, self.base_system_prompt).text
 
 
 def default_runtime_dir() -> Path:

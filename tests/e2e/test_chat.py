@@ -85,7 +85,7 @@ def test_stream_include_usage(openai_client: openai.OpenAI, upstream: FakeAnthro
     assert chunks[-2].choices[0].finish_reason == "stop"
 
 
-def test_system_and_developer_reach_upstream_system(
+def test_system_and_developer_open_the_first_user_turn(
     openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
 ):
     openai_client.chat.completions.create(
@@ -98,10 +98,9 @@ def test_system_and_developer_reach_upstream_system(
     )
     body = only_request(upstream, marker)["body"]
     system_text = "\n".join(block["text"] for block in body["system"])
-    assert f"You are terse {marker}.\n\nAnswer in French." in system_text
-    user_texts = [m for m in body["messages"] if m["role"] == "user"]
-    assert f"bonjour {marker}" in str(user_texts)
-    assert "You are terse" not in str(user_texts)
+    assert marker not in system_text, "default `user` mode: instructions open the user turn"
+    instructions = f"<instructions>\nYou are terse {marker}.\n\nAnswer in French.\n</instructions>"
+    assert body["messages"][0]["content"] == f"{instructions}\n\nbonjour {marker}"
 
 
 def test_history_reaches_upstream(

@@ -12,7 +12,17 @@ import pytest
 
 from cli_bridge.engine.history import ProcessKey
 from cli_bridge.engine.parked import LiveSessions
-from cli_bridge.engine.pool import HALF_LIFE, MAX_KEYS, MIN_SCORE, Demand, WarmPool, next_key
+from cli_bridge.engine.pool import (
+    DECAY,
+    MAX_KEYS,
+    MIN_SCORE,
+    Demand,
+    WarmPool,
+    allocation,
+    next_key,
+    surplus,
+    wanted,
+)
 from cli_bridge.engine.scheduler import Scheduler
 
 OPUS = ProcessKey("opus")
@@ -49,28 +59,53 @@ class StubWorker:
 
 
 # --- Demand / next_key: pure ---------------------------------------------------------------
-def test_demand_decays_with_half_life():
+def test_demand_decays_per_request():
     d = Demand()
-    d.record(OPUS, now=0.0)
-    d.record(OPUS, now=0.0)
-    assert d.scores(0.0)[OPUS] == pytest.approx(2.0)
-    assert d.scores(HALF_LIFE)[OPUS] == pytest.approx(1.0)
-    assert OPUS not in d.scores(HALF_LIFE * 10), "forgotten below MIN_SCORE"
+    d.record(OPUS)
+    d.record(OPUS)
+    assert d.scores()[OPUS] == pytest.approx(1 + DECAY)
+    d.record(SONNET)
+    assert d.scores() == {OPUS: pytest.approx((1 + DECAY) * DECAY), SONNET: 1.0}
+    for _ in range(20):
+        d.record(SONNET)
+    assert OPUS not in d.scores(), "forgotten below MIN_SCORE after enough other requests"
 
 
-def test_seed_has_standing_demand():
+def test_demand_keeps_what_it_learnt_while_no_requests_come():
     d = Demand(seed=OPUS)
-    assert d.scores(1e9) == {OPUS: pytest.approx(1.0)}
-    d.record(OPUS, now=0.0)
-    assert d.scores(0.0)[OPUS] == pytest.approx(2.0)
+    d.record(SONNET)
+    assert d.scores() == {SONNET: 1.0}, "time alone changes nothing; the seed never returns"
+
+
+def test_seed_stands_in_until_the_first_request():
+    d = Demand(seed=OPUS)
+    assert d.scores() == {OPUS: pytest.approx(1.0)}
+    d.record(SONNET)
+    assert OPUS not in d.scores()
 
 
 def test_demand_keeps_a_bounded_number_of_keys():
-    d = Demand()
+    d = Demand(decay=0.999)
     for i in range(MAX_KEYS + 10):
-        d.record(ProcessKey(f"m{i}"), now=float(i))
-    assert len(d.scores(float(MAX_KEYS + 10))) <= MAX_KEYS
+        d.record(ProcessKey(f"m{i}"))
+    assert len(d.scores()) <= MAX_KEYS
     assert MIN_SCORE > 0
+
+
+def test_allocation_surplus_and_wanted():
+    scores = {SONNET: 3.0}
+    assert allocation(scores, 2) == {SONNET: 2}
+    assert surplus(scores, {OPUS: 2}, 2) == {OPUS: 2}, "keys nobody asks for make room"
+    assert surplus(scores, {OPUS: 1}, 2) == {OPUS: 1}
+    assert surplus(scores, {SONNET: 1}, 2) == {}, "a free seat needs no retirement"
+    assert surplus({}, {OPUS: 2}, 2) == {}, "no demand: keep what is warm"
+    assert wanted(scores, {OPUS: 2}, 2) is None, "full: retire first"
+    assert wanted(scores, {}, 2) == SONNET
+    assert wanted(scores, {SONNET: 2}, 2) is None
+    mixed = {SONNET: 3.0, OPUS: 2.0}
+    assert allocation(mixed, 2) == {SONNET: 1, OPUS: 1}
+    assert surplus(mixed, {SONNET: 2}, 2) == {SONNET: 1}
+    assert wanted(mixed, {SONNET: 1}, 2) == OPUS
 
 
 def test_next_key_shares_seats_by_highest_average():
@@ -116,6 +151,7 @@ async def settle() -> None:
 
 async def test_pool_fills_with_the_seed_and_serves_it_once(monkeypatch):
     monkeypatch.setattr("cli_bridge.engine.pool.REFILL_DELAY", 0.01)
+    monkeypatch.setattr("cli_bridge.engine.pool.MISS_DELAY", 0.01)
     pool, scheduler, spawned, _ = make_pool(size=2)
     pool.start()
     await settle()
@@ -140,6 +176,90 @@ async def test_pool_learns_the_keys_requests_use():
     pool.start()
     await settle()
     assert pool.stats()["warm_by_key"] == {OPUS_SYS.label: 1}
+    await pool.aclose()
+
+
+async def request(pool: WarmPool, scheduler: Scheduler, key: ProcessKey) -> bool:
+    """What the bridge does for one request: note, take warm, else a cold start (a slot)."""
+    pool.note(key)
+    spawned_before = pool.stats()["spawned"]
+    worker = pool.take(key)
+    assert pool.stats()["spawned"] == spawned_before, "never a spawn on the request path"
+    if worker is None:
+        await scheduler.acquire(1)
+    scheduler.release()  # the request is over; its process is gone
+    return worker is not None
+
+
+async def test_pool_follows_sonnet_only_traffic(monkeypatch):
+    """The pool starts warm with the seed (opus); a client asks only for sonnet: within a
+    few requests the pool holds sonnet processes only, inside the cap, and serves warm."""
+    monkeypatch.setattr("cli_bridge.engine.pool.REFILL_DELAY", 0.02)
+    monkeypatch.setattr("cli_bridge.engine.pool.MISS_DELAY", 0.05)
+    pool, scheduler, spawned, retired = make_pool(size=2, cap=3)
+    peak = 0
+
+    def watch() -> None:
+        nonlocal peak
+        peak = max(peak, scheduler.used)
+
+    scheduler.on_release.append(watch)
+    pool.start()
+    await settle()
+    assert pool.stats()["warm_by_key"] == {OPUS.label: 2}
+    served = []
+    for _ in range(6):
+        served.append(await request(pool, scheduler, SONNET))
+        watch()
+        await asyncio.sleep(0.15)  # the client reads the answer
+        watch()
+    assert served[0] is False and all(served[1:]), served
+    assert pool.stats()["warm_by_key"] == {SONNET.label: 2}
+    assert {w.key for w in retired if w in spawned[:2]} == {OPUS}
+    assert pool.stats()["rebalanced"] == 2
+    assert peak <= 3 and scheduler.used <= 3
+    await pool.aclose()
+
+
+async def test_following_waits_past_the_request_that_missed(monkeypatch):
+    monkeypatch.setattr("cli_bridge.engine.pool.MISS_DELAY", 0.2)
+    pool, scheduler, spawned, retired = make_pool(size=2)
+    pool.start()
+    await settle()
+    assert await request(pool, scheduler, SONNET) is False
+    await asyncio.sleep(0.05)
+    assert len(spawned) == 2 and retired == [], "nothing changes while the cold start runs"
+    await asyncio.sleep(0.3)
+    assert pool.stats()["warm_by_key"] == {SONNET.label: 2}
+    await pool.aclose()
+
+
+async def test_mixed_traffic_shares_the_seats(monkeypatch):
+    monkeypatch.setattr("cli_bridge.engine.pool.REFILL_DELAY", 0.01)
+    monkeypatch.setattr("cli_bridge.engine.pool.MISS_DELAY", 0.01)
+    pool, scheduler, _, _ = make_pool(size=2, cap=4)
+    pool.start()
+    for key in (SONNET, OPUS, SONNET, OPUS, SONNET, OPUS):
+        await request(pool, scheduler, key)
+        await settle()
+    assert pool.stats()["warm_by_key"] == {SONNET.label: 1, OPUS.label: 1}
+    await pool.aclose()
+
+
+async def test_following_stays_inside_the_cap(monkeypatch):
+    """Two requests hold 2 of 3 slots: the pool may keep one warm process only."""
+    monkeypatch.setattr("cli_bridge.engine.pool.MISS_DELAY", 0.01)
+    pool, scheduler, _, _ = make_pool(size=2, cap=3)
+    pool.start()
+    await settle()
+    assert scheduler.used == 2
+    pool.note(SONNET)
+    assert pool.take(SONNET) is None
+    await scheduler.acquire(1)
+    await scheduler.acquire(1)  # gets a slot the retired opus processes freed
+    await settle()
+    assert scheduler.used <= 3
+    assert pool.stats()["warm"] <= 1
     await pool.aclose()
 
 
