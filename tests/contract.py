@@ -18,6 +18,8 @@ from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from handlers.errors import surface_for_path
+
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 # Routes connexion serves besides the spec's paths: the spec itself and Swagger UI.
 EXTRA_ROUTES = re.compile(r"^/(openapi\.json|openapi\.yaml|ui(/.*)?)$")
@@ -99,6 +101,12 @@ class Contract:
             {**schemas["CreateChatCompletionStreamResponse"], "components": raw["components"]}
         )
         self._error = OAS30Validator({**schemas["ErrorResponse"], "components": raw["components"]})
+        self._errors = {
+            "openai": self._error,
+            "anthropic": OAS30Validator(
+                {**schemas["AnthropicErrorResponse"], "components": raw["components"]}
+            ),
+        }
         self.routes = {
             re.compile("^" + re.sub(r"\{[^}]+\}", ".+", path) + "$"): set(item)
             for path, item in raw["paths"].items()
@@ -170,5 +178,6 @@ class Contract:
             f"got {response.status_code}"
         )
         assert response.headers.get("content-type", "").startswith("application/json")
-        self._error.validate(response.json())
+        # The envelope of the surface the path belongs to (handlers/errors.py picks it so).
+        self._errors[surface_for_path(path)].validate(response.json())
         self.checked += 1

@@ -20,9 +20,17 @@ CHUNK = {
     "model": "opus",
     "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}],
 }
+OPENAI_404 = {
+    "error": {"message": "no", "type": "invalid_request_error", "param": None, "code": None}
+}
+ANTHROPIC_404 = {"type": "error", "error": {"type": "not_found_error", "message": "no"}}
 ROUTES: dict[str, tuple[int, str, bytes]] = {
     "/v1/models": (200, "application/json", json.dumps({"object": "list", "data": "x"}).encode()),
     "/health": (200, "application/json", b'{"status": "ok"}'),
+    # Outside the spec: the envelope must be the one of the path's surface.
+    "/v1/messages/x": (404, "application/json", json.dumps(OPENAI_404).encode()),
+    "/v1/nothing": (404, "application/json", json.dumps(ANTHROPIC_404).encode()),
+    "/v1/messages/y": (404, "application/json", json.dumps(ANTHROPIC_404).encode()),
     "/sse/no-done": (200, "text/event-stream", f"data: {json.dumps(CHUNK)}\n\n".encode()),
     "/sse/bad-chunk": (200, "text/event-stream", b'data: {"object": 1}\n\ndata: [DONE]\n\n'),
     "/sse/good": (
@@ -109,6 +117,17 @@ def test_a_stream_closed_early_is_checked_without_done(bad_proxy: str):
     ):
         next(response.iter_raw(10))  # leave early
     assert GUARD.validated == before + 1
+
+
+def test_errors_outside_the_spec_must_use_their_surface_envelope(bad_proxy: str):
+    with httpx.Client(base_url=bad_proxy) as client:
+        with pytest.raises(Exception, match="required"):
+            client.get("/v1/messages/x")  # OpenAI's envelope on Anthropic's surface
+        with pytest.raises(Exception, match="required"):
+            client.get("/v1/nothing")  # Anthropic's envelope on OpenAI's surface
+        before = GUARD.validated
+        assert client.get("/v1/messages/y").status_code == 404
+        assert GUARD.validated == before + 1
 
 
 def test_unwatched_servers_are_left_alone(bad_proxy: str):
