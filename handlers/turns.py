@@ -17,7 +17,7 @@ from connexion import request as current_request
 from starlette.responses import Response
 
 from cli_bridge import CliRequest
-from cli_bridge.protocol.blocks import Conversation
+from cli_bridge.protocol.blocks import CliMessage, UserContent
 
 from . import limits, security, state
 from .errors import surface_for_path
@@ -28,12 +28,14 @@ from .turn_response import Collector, TurnResponse
 
 @dataclass(frozen=True, slots=True)
 class TurnInput:
-    """A request converted for the CLI: the prompt on stdin, the system prompt, and the plain
-    history when there is one (a live process holding it may answer)."""
+    """A request converted for the CLI: the new user turn (stdin), the system prompt, and the
+    turns before it in the hub shape (a live process holding them answers, else a fresh one
+    resumes them). `continuable` is False when `prompt` renders a whole conversation as text."""
 
-    prompt: str
+    prompt: UserContent
     system_prompt: str | None = None
-    conversation: Conversation | None = None
+    history: tuple[CliMessage, ...] = ()
+    continuable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +82,9 @@ async def answer(
         entry.cli_model,
         given.prompt,
         given.system_prompt,
-        conversation=given.conversation,
+        history=given.history,
         owner=security.caller_id(),
+        continuable=given.continuable,
     )
     turn = app.bridge.start_turn(cli_request)
     if isinstance(reply, Collected):

@@ -1,8 +1,10 @@
 """The bridge: one chat turn in, a stream of typed CLI events out.
 
 It owns the process engine: a request gets a CLI process from a live conversation that
-holds exactly its history, else from the warm pool, else by a cold start once the scheduler
-grants a slot (waiting in the FIFO queue counts toward the request's timeout). Upstream
+holds exactly its history, else (a first turn) from the warm pool, else by a cold start once
+the scheduler grants a slot (waiting in the FIFO queue counts toward the request's timeout).
+A cold start for a request with history resumes a transcript of it (resume.py), so the
+upstream always receives the prior turns as the real turns they were. Upstream
 failures the CLI reports are retried here, per the retry policy, while nothing has been
 streamed. Every process runs in its own empty run directory, removed when it is gone.
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from ..errors import CliFailed, ProxyError, Timeout
-from ..protocol.blocks import Conversation
+from ..protocol.blocks import CliMessage, UserContent
 from ..protocol.events import (
     ApiRetry,
     AssistantBlock,
@@ -32,12 +34,7 @@ from ..protocol.events import (
 )
 from ..protocol.result import error_from_result
 from .config import BridgeConfig
-from .history import (
-    ProcessKey,
-    ReplyText,
-    continuation,
-    conversation_digest,
-)
+from .history import ProcessKey, ReplyText, continues, conversation_digest, held_turns
 from .observer import TurnObserver
 from .parked import LiveSessions, SessionStats
 from .pool import PoolStats, WarmPool
@@ -56,13 +53,16 @@ class CliRequest:
     """What one CLI turn needs: all of it already checked and converted."""
 
     cli_model: str
-    prompt: str
+    prompt: UserContent  # the new user turn, written to the CLI's stdin
     system_prompt: str | None = None
-    # The plain user/assistant history (conversation.py), when the request is one: a live
-    # process holding exactly this history minus the last user message may answer it.
-    conversation: Conversation | None = None
+    # The turns before it, hub-shaped: a live process holding exactly these answers, else a
+    # fresh process resumes a transcript of them (never the warm pool: it holds none).
+    history: tuple[CliMessage, ...] = ()
     # Who asked (an API key id, once keys exist): live processes are never shared across.
     owner: str | None = None
+    # False when the prompt already renders a history as text: no later request continues
+    # that conversation, so its process is not kept.
+    continuable: bool = True
 
     @property
     def key(self) -> ProcessKey:
@@ -256,23 +256,22 @@ class ClaudeBridge:
 
     async def _worker_for(
         self, request: CliRequest, key: ProcessKey, deadline: float, *, reuse: bool, warm: bool
-    ) -> tuple[Worker, str, bool]:
-        """(worker, text to write, whether it was reused): live, warm, or a cold start."""
+    ) -> tuple[Worker, bool]:
+        """(worker, whether it was reused): live, warm (first turns only), or a cold start."""
         if self._closed:
             raise ProxyError("The proxy is shutting down", status=503, code="shutting_down")
-        if reuse and request.conversation is not None:
-            found = continuation(request.conversation)
-            if found is not None:
-                worker = self.sessions.take(conversation_digest(key, found[0], request.owner))
-                if worker is not None:
-                    self._debug("pid=%s continues its conversation", worker.pid)
-                    return worker, found[1], True
-        worker = self.pool.take(key) if warm else None
+        if reuse and continues(request.history):
+            digest = conversation_digest(key, request.history, request.owner)
+            worker = self.sessions.take(digest)
+            if worker is not None:
+                self._debug("pid=%s continues its conversation", worker.pid)
+                return worker, True
+        worker = self.pool.take(key) if warm and not request.history else None
         if worker is not None:
             self._debug("pid=%s taken warm from the pool", worker.pid)
-            return worker, request.prompt, True
+            return worker, True
         await self.scheduler.acquire(deadline - time.monotonic())
-        return await self.workers.spawn(key), request.prompt, False
+        return await self.workers.spawn(key, history=request.history), False
 
     async def _attempt(
         self,
@@ -284,16 +283,14 @@ class ClaudeBridge:
         reuse: bool,
         warm: bool,
     ) -> AsyncGenerator[CliEvent, None]:
-        worker, text, reused = await self._worker_for(
-            request, key, deadline, reuse=reuse, warm=warm
-        )
+        worker, reused = await self._worker_for(request, key, deadline, reuse=reuse, warm=warm)
         self._busy += 1
         finished = keep = got_output = False
         reply = ReplyText()
         retry_after: float | None = None
         try:
             # A CLI that has died already is reported by its exit code and stderr (below).
-            if not await worker.send(text) and reused:
+            if not await worker.send(request.prompt) and reused:
                 raise _StaleWorker
             while line := await self._next_line(worker, deadline):
                 got_output = True
@@ -328,14 +325,15 @@ class ClaudeBridge:
             raise CliFailed(f"The Claude CLI exited with code {code} before answering: {detail}")
         finally:
             self._busy -= 1
+            worker.drop_transcript()  # read by now; a kept process holds the history itself
             if not (keep and self._park(worker, request, key, reply.text)):
                 self._retire(worker, finished)
 
     def _park(self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str) -> bool:
         """Keep a process that answered for its conversation's next turn, if enabled."""
-        if self._draining or request.conversation is None or not self.sessions.enabled:
+        if self._draining or not request.continuable or not self.sessions.enabled:
             return False
-        held = (*request.conversation, ("assistant", reply))
+        held = held_turns(request.history, request.prompt, reply)
         return self.sessions.park(worker, conversation_digest(key, held, request.owner))
 
     async def _next_line(self, worker: Worker, deadline: float) -> bytes:

@@ -9,11 +9,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from cli_bridge.formats.openai_chat.request import (
-    ChatMessage,
-    conversation_from_messages,
-    input_from_messages,
-)
+from cli_bridge.formats.openai_chat.request import ChatMessage, input_from_messages
 from cli_bridge.formats.openai_chat.response import (
     ChatStreamEncoder,
     ChunkBuilder,
@@ -24,9 +20,8 @@ from .. import turns
 
 
 def chat_input(messages: Sequence[ChatMessage]) -> turns.TurnInput:
-    cli_input = input_from_messages(messages)
-    conversation = conversation_from_messages(messages)
-    return turns.TurnInput(cli_input.prompt, cli_input.system_prompt, conversation)
+    cli = input_from_messages(messages)
+    return turns.TurnInput(cli.prompt, cli.system_prompt, cli.history, not cli.flattened)
 
 
 async def create_chat_completion(body: dict[str, Any]) -> Response:

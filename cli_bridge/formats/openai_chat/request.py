@@ -1,7 +1,18 @@
-"""OpenAI chat messages -> what the CLI reads: a system prompt and one user turn on stdin.
+"""OpenAI chat messages -> what the CLI reads: a system prompt, the prior turns, one new turn.
 
-The CLI holds no server-side state for us, so the whole history is rendered into one faithful
-prompt. Pure functions: tested without processes.
+The history reaches the model as the real turns it was (turns.py's rules; the engine resumes
+a transcript of them or finds the live process that holds them). The new turn is the last
+user message's content. Two kinds of request keep the older rendering of the whole
+conversation as one text prompt (`<conversation_history>…`), and say so with `flattened`:
+
+- a history holding tool calls or tool results: as tool blocks the upstream refuses them
+  unless the request defines tools, which it can only once client tools exist (issue 10);
+- a conversation whose first turn is the assistant's: the Messages API starts with a user
+  turn.
+
+A conversation that ends with an assistant message (OpenAI allows it; the CLI cannot prefill
+an answer) keeps that message as the last turn of the history, and the new user turn asks for
+the next assistant message (`CONTINUE_PROMPT`). Pure functions: tested without processes.
 """
 
 from __future__ import annotations
@@ -12,9 +23,12 @@ from dataclasses import dataclass
 from typing import Literal, Required, TypeAlias, TypedDict
 
 from ...errors import InvalidRequest
-from ...protocol.blocks import Conversation, Role
+from ...protocol.blocks import CliMessage, ContentBlock, UserContent
+from .turns import ImageConverter, turns_from_messages
 
 INSTRUCTION_ROLES = ("system", "developer")
+TOOL_ROLES = ("tool", "function")
+CONTINUE_PROMPT = "Continue the conversation: write the next assistant message."
 TEXT_PART_TYPES = ("text", "input_text", "output_text", "refusal")
 
 ChatRole: TypeAlias = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -37,7 +51,9 @@ class CliInput:
     """The CLI-side form of a chat request."""
 
     system_prompt: str | None
-    prompt: str
+    prompt: UserContent  # the new user turn
+    history: tuple[CliMessage, ...] = ()  # the turns before it
+    flattened: bool = False  # the prompt renders the whole conversation as text
 
 
 def text_from_content(content: object, param: str) -> str:
@@ -108,7 +124,7 @@ def _render_turn(message: ChatMessage, param: str) -> str:
     return f"<{role}{attrs}>\n{text}\n</{role}>"
 
 
-def input_from_messages(messages: Sequence[ChatMessage]) -> CliInput:
+def flattened_input(messages: Sequence[ChatMessage]) -> CliInput:
     """Split instructions from the conversation and render the conversation as one prompt."""
     instructions: list[str] = []
     turns: list[tuple[int, ChatMessage]] = []
@@ -151,23 +167,44 @@ def input_from_messages(messages: Sequence[ChatMessage]) -> CliInput:
             raise InvalidRequest(
                 "messages contain a lone UTF-16 surrogate (invalid Unicode)", param="messages"
             ) from None
-    return CliInput(system_prompt=system_prompt, prompt=prompt)
+    return CliInput(system_prompt=system_prompt, prompt=prompt, flattened=True)
 
 
-def conversation_from_messages(messages: Sequence[ChatMessage]) -> Conversation | None:
-    """The plain user/assistant exchange, or None when it holds anything else."""
-    turns: list[tuple[Role, str]] = []
-    for message in messages:
-        role = message.get("role")
-        if role in INSTRUCTION_ROLES:
-            continue
-        if role != "user" and role != "assistant":
-            return None
-        if message.get("name") or message.get("tool_calls") or message.get("function_call"):
-            return None
-        try:
-            text = text_from_content(message.get("content"), "content")
-        except InvalidRequest:
-            return None
-        turns.append((role, text))
-    return tuple(turns) if turns else None
+def needs_flattening(messages: Sequence[ChatMessage]) -> bool:
+    """Whether the conversation cannot go as real turns yet (the module's two cases)."""
+    turns = [m for m in messages if m["role"] not in INSTRUCTION_ROLES]
+    if turns and turns[0]["role"] == "assistant":
+        return True
+    for message in turns:
+        if message["role"] in TOOL_ROLES:
+            return True
+        if message["role"] == "assistant" and (
+            message.get("tool_calls") or message.get("function_call")
+        ):
+            return True
+    return False
+
+
+def _is_empty(content: UserContent) -> bool:
+    blocks: list[ContentBlock] = (
+        [{"type": "text", "text": content}] if isinstance(content, str) else content
+    )
+    return all(b["type"] == "text" and not b["text"].strip() for b in blocks)
+
+
+def input_from_messages(
+    messages: Sequence[ChatMessage], *, image: ImageConverter | None = None
+) -> CliInput:
+    """The system text, the prior turns and the new user turn (rules: module docstring)."""
+    if needs_flattening(messages):
+        return flattened_input(messages)
+    chat = turns_from_messages(messages, image=image)
+    *before, last = chat.turns
+    if last["role"] == "assistant":
+        return CliInput(chat.system, CONTINUE_PROMPT, tuple(chat.turns))
+    if _is_empty(last["content"]):
+        i = max(i for i, m in enumerate(messages) if m["role"] not in INSTRUCTION_ROLES)
+        raise InvalidRequest(
+            f"messages.{i}.content must not be empty", param=f"messages.{i}.content"
+        )
+    return CliInput(chat.system, last["content"], tuple(before))
