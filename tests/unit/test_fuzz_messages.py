@@ -72,9 +72,16 @@ def test_converter_accepts_or_names_the_field(msgs: list[dict[str, Any]]) -> Non
         assert exc.param is None or exc.param.startswith("messages")
         return
     assert isinstance(result, CliInput)
-    assert result.prompt.strip()
-    line = json.loads(user_line(result.prompt))
-    assert line["message"]["content"] == result.prompt
+    prompt = result.prompt
+    assert (prompt if isinstance(prompt, str) else "".join(str(b) for b in prompt)).strip()
+    line = json.loads(user_line(prompt))
+    assert line["message"]["content"] == prompt
+    # Real turns alternate, start with the user, and the new turn follows an assistant one.
+    roles = [turn["role"] for turn in result.history]
+    assert roles == ["user", "assistant"] * (len(roles) // 2) + ["user"] * (len(roles) % 2)
+    assert not result.flattened or roles == []
+    if roles:
+        assert roles[-1] == "assistant" and not result.flattened
 
 
 @FUZZ

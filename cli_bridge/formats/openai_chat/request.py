@@ -7,8 +7,11 @@ conversation as one text prompt (`<conversation_history>…`), and say so with `
 
 - a history holding tool calls or tool results: as tool blocks the upstream refuses them
   unless the request defines tools, which it can only once client tools exist (issue 10);
-- a conversation whose first turn is the assistant's: the Messages API starts with a user
-  turn.
+- a conversation whose first turn is the assistant's, or with a turn that has no text (a
+  blank message between others): the Messages API wants a user turn first and refuses blank
+  turns.
+
+Text blocks that are blank are left out of every turn (the Messages API refuses them).
 
 A conversation that ends with an assistant message (OpenAI allows it; the CLI cannot prefill
 an answer) keeps that message as the last turn of the history, and the new user turn asks for
@@ -192,6 +195,12 @@ def _is_empty(content: UserContent) -> bool:
     return all(b["type"] == "text" and not b["text"].strip() for b in blocks)
 
 
+def _without_blank_text(content: UserContent) -> UserContent:
+    if isinstance(content, str):
+        return content
+    return [b for b in content if b["type"] != "text" or b["text"].strip()]
+
+
 def input_from_messages(
     messages: Sequence[ChatMessage], *, image: ImageConverter | None = None
 ) -> CliInput:
@@ -199,9 +208,16 @@ def input_from_messages(
     if needs_flattening(messages):
         return flattened_input(messages)
     chat = turns_from_messages(messages, image=image)
-    *before, last = chat.turns
+    turns: list[CliMessage] = [
+        {"role": t["role"], "content": _without_blank_text(t["content"])} for t in chat.turns
+    ]
+    *before, last = turns
     if last["role"] == "assistant":
-        return CliInput(chat.system, CONTINUE_PROMPT, tuple(chat.turns))
+        before = turns
+    if any(_is_empty(turn["content"]) for turn in before):
+        return flattened_input(messages)
+    if last["role"] == "assistant":
+        return CliInput(chat.system, CONTINUE_PROMPT, tuple(turns))
     if _is_empty(last["content"]):
         i = max(i for i, m in enumerate(messages) if m["role"] not in INSTRUCTION_ROLES)
         raise InvalidRequest(
