@@ -36,6 +36,7 @@ class TurnInput:
     system_prompt: str | None = None
     history: tuple[CliMessage, ...] = ()
     continuable: bool = True
+    conversation_id: str | None = None  # from the body (e.g. `metadata.conversation_id`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,16 @@ class Collected:
 
 
 Reply: TypeAlias = Streamed | Collected
+
+CONVERSATION_HEADER = "x-conversation-id"
+
+
+def conversation_header() -> str | None:
+    """`X-Conversation-Id`: the client's name for its conversation, never required. Requests
+    with the same id and owner prefer the same live process; without it, matching the exact
+    history alone still finds it."""
+    value = current_request.headers.get(CONVERSATION_HEADER, "").strip()
+    return value or None
 
 
 async def answer(
@@ -85,6 +96,7 @@ async def answer(
         history=given.history,
         owner=security.caller_id(),
         continuable=given.continuable,
+        conversation_id=given.conversation_id or conversation_header(),
     )
     turn = app.bridge.start_turn(cli_request)
     if isinstance(reply, Collected):

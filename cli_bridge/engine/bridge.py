@@ -63,6 +63,9 @@ class CliRequest:
     # False when the prompt already renders a history as text: no later request continues
     # that conversation, so its process is not kept.
     continuable: bool = True
+    # The client's own name for the conversation (optional): two conversations of one owner
+    # with identical turns so far keep a live process each.
+    conversation_id: str | None = None
 
     @property
     def key(self) -> ProcessKey:
@@ -261,11 +264,14 @@ class ClaudeBridge:
         if self._closed:
             raise ProxyError("The proxy is shutting down", status=503, code="shutting_down")
         if reuse and continues(request.history):
-            digest = conversation_digest(key, request.history, request.owner)
-            worker = self.sessions.take(digest)
-            if worker is not None:
-                self._debug("pid=%s continues its conversation", worker.pid)
-                return worker, True
+            # The process parked under the client's conversation id first, then one that
+            # holds the same turns without an id (a conversation that began without one).
+            for conv in dict.fromkeys((request.conversation_id, None)):
+                digest = conversation_digest(key, request.history, request.owner, conv)
+                worker = self.sessions.take(digest)
+                if worker is not None:
+                    self._debug("pid=%s continues its conversation", worker.pid)
+                    return worker, True
         worker = self.pool.take(key) if warm and not request.history else None
         if worker is not None:
             self._debug("pid=%s taken warm from the pool", worker.pid)
@@ -334,7 +340,8 @@ class ClaudeBridge:
         if self._draining or not request.continuable or not self.sessions.enabled:
             return False
         held = held_turns(request.history, request.prompt, reply)
-        return self.sessions.park(worker, conversation_digest(key, held, request.owner))
+        digest = conversation_digest(key, held, request.owner, request.conversation_id)
+        return self.sessions.park(worker, digest)
 
     async def _next_line(self, worker: Worker, deadline: float) -> bytes:
         remaining = deadline - time.monotonic()

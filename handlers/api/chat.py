@@ -19,9 +19,14 @@ from cli_bridge.formats.openai_chat.response import (
 from .. import turns
 
 
-def chat_input(messages: Sequence[ChatMessage]) -> turns.TurnInput:
+def chat_input(messages: Sequence[ChatMessage], metadata: object = None) -> turns.TurnInput:
+    """`metadata.conversation_id` (OpenAI's free-form string map) names the conversation."""
     cli = input_from_messages(messages)
-    return turns.TurnInput(cli.prompt, cli.system_prompt, cli.history, not cli.flattened)
+    named = metadata.get("conversation_id") if isinstance(metadata, dict) else None
+    conversation_id = named.strip() if isinstance(named, str) else ""
+    return turns.TurnInput(
+        cli.prompt, cli.system_prompt, cli.history, not cli.flattened, conversation_id or None
+    )
 
 
 async def create_chat_completion(body: dict[str, Any]) -> Response:
@@ -36,4 +41,6 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
         reply = turns.Streamed(ChatStreamEncoder(chunks, include_usage=include_usage))
     else:
         reply = turns.Collected(CompletionBuilder(*ids))
-    return await turns.answer(body["model"], messages, lambda: chat_input(messages), reply)
+    return await turns.answer(
+        body["model"], messages, lambda: chat_input(messages, body.get("metadata")), reply
+    )

@@ -259,3 +259,35 @@ def test_nothing_is_left_behind_after_turns_including_a_failing_one(
     assert response.status_code >= 500
     assert upstream_requests(upstream, marker)[-1]["status"] == 500
     assert leftovers(config, proxy.settings.runtime_dir, marker) == []
+
+
+def test_conversation_ids_keep_a_live_process_per_conversation(
+    live: RunningProxy, upstream: FakeAnthropic, marker: str
+) -> None:
+    """Two conversations of one client with an identical first exchange: by history alone
+    they are one (the second parked process replaces the first); with their ids (header or
+    `metadata.conversation_id`) each keeps its own process for its next turn."""
+    assert live.state is not None
+    sessions = live.state.bridge.sessions
+
+    def ask(messages: list[Message], conversation: str) -> str:
+        ident = f"{marker}-{conversation}"
+        body: dict[str, Any] = {"model": "claude-opus-4", "messages": messages}
+        headers = {}
+        if conversation == "one":
+            headers["X-Conversation-Id"] = ident
+        else:
+            body["metadata"] = {"conversation_id": ident}
+        response = httpx.post(
+            f"{live.url}/v1/chat/completions", json=body, headers=headers, timeout=60
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["choices"][0]["message"]["content"])
+
+    first = [user(said(marker, 1))]
+    answers = {name: ask(first, name) for name in ("one", "two")}
+    assert len(sessions.pids()) >= 2
+    hits = sessions.hits
+    for name, answer in answers.items():
+        ask([*first, assistant(answer), user(f"{name} {said(marker, 2)}")], name)
+    assert sessions.hits == hits + 2

@@ -37,3 +37,10 @@ def test_chat_input_carries_prompt_system_prompt_and_history():
         {"role": "assistant", "content": "Hello"},
     )
     assert given.continuable
+
+
+def test_chat_input_reads_the_conversation_id_from_metadata():
+    messages = [{"role": "user", "content": "Hi"}]
+    assert chat_input(messages, {"conversation_id": " c-1 "}).conversation_id == "c-1"
+    for metadata in (None, {}, {"conversation_id": "  "}, {"other": "x"}):
+        assert chat_input(messages, metadata).conversation_id is None
