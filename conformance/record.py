@@ -96,7 +96,7 @@ def _is_text_delta(event: Any) -> bool:
     return isinstance(delta, dict) and delta.get("type") == "text_delta"
 
 
-def _turns(messages: list[Any], norm: Normaliser) -> list[Any]:
+def _turns(messages: Any, norm: Normaliser) -> list[Any]:
     """The user / assistant messages as sent (the CLI's own `system` entries left out)."""
     sent = [m for m in messages if isinstance(m, dict) and m.get("role") != "system"]
     return [json.loads(norm.text(json.dumps(m, ensure_ascii=False))) for m in sent]

@@ -299,6 +299,8 @@ class ClaudeBridge:
             if not await worker.send(request.prompt) and reused:
                 raise _StaleWorker
             while line := await self._next_line(worker, deadline):
+                if not got_output:  # the CLI has loaded its history: off the disk with it
+                    worker.drop_transcript()
                 got_output = True
                 try:
                     event = event_from_line(line)
@@ -331,7 +333,7 @@ class ClaudeBridge:
             raise CliFailed(f"The Claude CLI exited with code {code} before answering: {detail}")
         finally:
             self._busy -= 1
-            worker.drop_transcript()  # read by now; a kept process holds the history itself
+            worker.drop_transcript()  # and what the CLI added there (`memory/`)
             if not (keep and self._park(worker, request, key, reply.text)):
                 self._retire(worker, finished)
 

@@ -5,8 +5,10 @@ A request whose history no live process holds gets a fresh CLI started with `--r
 the CLI looks for it: `<config of the child's env>/projects/<slug of the real cwd>/<id>.jsonl`
 (claude-cli.md §15). It must be the child's real config dir (a private one loses the login).
 
-What is written is removed when the turn ends (the process has read it: a live process keeps
-the history after the file is gone) and in every failure path (Worker.retire):
+What is written is removed as soon as the CLI prints its first line (it has loaded the history
+by then, and a live process keeps it in memory: tests/e2e/test_history_turns.py pins both), again
+when the turn ends (the CLI adds `memory/` beside it) and in every failure path
+(Worker.retire), so a proxy killed mid-turn leaves no copy of the conversation behind:
 - a private run directory (the default) has a projects folder of its own: the whole folder
   goes, with the `memory/` folder the CLI leaves in it;
 - with the operator's fixed `--workdir` every run (and the operator's own Claude sessions in

@@ -74,10 +74,10 @@ class Worker:
         return line
 
     def drop_transcript(self) -> None:
-        """Remove the transcript this process resumed: read by the end of its first turn."""
-        resumed, self.resumed = self.resumed, None
-        if resumed is not None:
-            resumed.remove()
+        """Remove the transcript this process resumed, and what the CLI put beside it. It has
+        loaded the history before it prints anything: a live process keeps it in memory."""
+        if self.resumed is not None:
+            self.resumed.remove()
 
     def retire(self, grace: float, *, polite: bool) -> asyncio.Task[None]:
         """Stop the process (see CliProcess.kill), then free its directory and slot."""

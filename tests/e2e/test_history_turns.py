@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,12 @@ import httpx
 import openai
 import pytest
 
-from cli_bridge.protocol.transcript import project_slug
+from cli_bridge.protocol.transcript import project_slug, projects_dir
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
 from handlers.config.settings import Settings
 from tests.conftest import RunningProxy, serve, upstream_requests
 from tests.contract import Contract
-from tests.e2e.test_shutdown import ProxyProcess, proxy_process
+from tests.e2e.test_shutdown import ProxyProcess, proxy_process, wait_for
 
 Message = dict[str, Any]
 
@@ -291,3 +292,55 @@ def test_conversation_ids_keep_a_live_process_per_conversation(
     for name, answer in answers.items():
         ask([*first, assistant(answer), user(f"{name} {said(marker, 2)}")], name)
     assert sessions.hits == hits + 2
+
+
+def test_kill_9_mid_turn_leaves_no_transcript(
+    claude_bin: str, upstream: FakeAnthropic, cli_home: Path, tmp_path: Path, marker: str
+) -> None:
+    """The transcript leaves the disk as soon as the CLI has loaded it (its first line), so a
+    proxy killed while the upstream still streams leaves no copy of the conversation."""
+    stalled = [*three_turn_history(marker)[:-1], user(f"{marker} {fake_directive(hang=True)}")]
+    with (
+        proxy_process(claude_bin, upstream, cli_home, tmp_path) as p,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        pending = pool.submit(
+            httpx.post,
+            f"{p.url}/v1/chat/completions",
+            json={"model": "claude-opus-4", "messages": stalled, "stream": True},
+            timeout=60,
+        )
+        wait_for(lambda: upstream_requests(upstream, marker))
+        wait_for(lambda: not leftovers(cli_home / ".claude", tmp_path, marker), timeout=5)
+        p.popen.kill()
+        with contextlib.suppress(httpx.HTTPError):
+            pending.result()
+    assert leftovers(cli_home / ".claude", tmp_path, marker) == []
+
+
+def test_a_fixed_workdir_shares_its_projects_folder_and_keeps_what_is_not_ours(
+    base_settings: Settings,
+    upstream: FakeAnthropic,
+    cli_home: Path,
+    tmp_path: Path,
+    marker: str,
+) -> None:
+    """With `--workdir` every run (and the operator's own sessions there) uses one projects
+    folder: concurrent history requests do not collide, and only the proxy's files go."""
+    workdir = tmp_path / "operator-dir"
+    workdir.mkdir()
+    folder = projects_dir(cli_home / ".claude", os.path.realpath(workdir))
+    folder.mkdir(parents=True)
+    theirs = folder / "operator-session.jsonl"
+    theirs.write_text("{}\n")
+    with serve(replace(base_settings, workdir=workdir)) as running:
+        conversations = [
+            [user(f"{marker} {n}"), assistant(f"a{n}"), user(said(f"{marker} {n}", 2))]
+            for n in range(3)
+        ]
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(lambda m: chat(running.url, m), conversations))
+    for n, (messages, answer) in enumerate(zip(conversations, answers, strict=True)):
+        assert answer == f"A2 {marker} {n}"
+        assert sent_turns(upstream_requests(upstream, f"{marker} {n}")[-1]) == expected(messages)
+    assert sorted(p.name for p in folder.iterdir()) == [theirs.name]
