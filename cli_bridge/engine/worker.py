@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from ..errors import CliFailed
 from ..protocol.argv import build_argv
 from ..protocol.blocks import CliMessage, UserContent
 from ..protocol.environment import child_env
@@ -141,9 +142,14 @@ class WorkerFactory:
             cfg.tracer("spawn", 0, None)
         try:
             if history:
-                resumed = write_transcript(
-                    history, env=env, cwd=cwd, model=key.cli_model, shared=cfg.workdir is not None
-                )
+                try:
+                    resumed = write_transcript(
+                        history, env=env, cwd=cwd, model=key.cli_model, shared=bool(cfg.workdir)
+                    )
+                except OSError as exc:  # e.g. a read-only or full config dir
+                    raise CliFailed(
+                        f"Could not write the conversation for the Claude CLI: {exc}"
+                    ) from None
             argv = build_argv(
                 cfg.claude_bin,
                 key.cli_model,
