@@ -6,9 +6,12 @@
     python -m conformance.record --compare /tmp/new   # what changed, scenario by scenario
 
 Each run uses exactly what the proxy uses: `build_argv`, `child_env`, an empty working
-directory, the system prompt in a file, one `user_line` line on stdin (closed once
-the `result` line arrives). Paths, session ids, uuids and the fake's message ids are normalised
-so that re-recording the same CLI gives a small diff.
+directory, the system prompt in a file, a `render_transcript` transcript resumed for a
+scenario with history, one `user_line` line on stdin (closed once the `result` line arrives).
+What reached the upstream is kept per request (roles, and the turns of a resumed history), so
+`--compare` flags a CLI that sends a resumed transcript differently. Paths, session ids,
+uuids and the fake's message ids are normalised so that re-recording the same CLI gives a
+small diff.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -33,8 +37,9 @@ from typing import IO, Any
 from cli_bridge.protocol.argv import build_argv
 from cli_bridge.protocol.environment import child_env
 from cli_bridge.protocol.stdin import user_line
+from cli_bridge.protocol.transcript import render_transcript, transcript_path
 from cli_bridge.replay.transcripts import SUFFIX, Transcript, load_transcript, scenario_names
-from conformance.cli_install import cli_version, ensure_claude
+from conformance.cli_install import CLI_VERSION, cli_version, ensure_claude
 from conformance.fake_anthropic import FakeAnthropic
 from conformance.scenarios import BY_NAME, SCENARIOS, Scenario
 from conformance.transcript_diff import compare
@@ -91,7 +96,15 @@ def _is_text_delta(event: Any) -> bool:
     return isinstance(delta, dict) and delta.get("type") == "text_delta"
 
 
-def _upstream_summary(entry: dict[str, Any], norm: Normaliser) -> dict[str, Any]:
+def _turns(messages: Any, norm: Normaliser) -> list[Any]:
+    """The user / assistant messages as sent (the CLI's own `system` entries left out)."""
+    sent = [m for m in messages if isinstance(m, dict) and m.get("role") != "system"]
+    return [json.loads(norm.text(json.dumps(m, ensure_ascii=False))) for m in sent]
+
+
+def _upstream_summary(
+    entry: dict[str, Any], norm: Normaliser, *, turns: bool = False
+) -> dict[str, Any]:
     body = entry.get("body") if isinstance(entry.get("body"), dict) else {}
     system = body.get("system")
     tail = system[-1].get("text") if isinstance(system, list) and system else system
@@ -106,7 +119,22 @@ def _upstream_summary(entry: dict[str, Any], norm: Normaliser) -> dict[str, Any]
         "max_tokens": body.get("max_tokens"),
         "roles": [m.get("role") for m in messages if isinstance(m, dict)],
         "system_tail": norm.text(str(tail))[:300] if tail is not None else None,
+        **({"turns": _turns(messages, norm)} if turns else {}),
     }
+
+
+def _write_history(scenario: Scenario, home: Path, cwd: Path) -> str | None:
+    """The transcript the engine would write for `scenario.history`; its session id."""
+    if not scenario.history:
+        return None
+    session = str(uuid.uuid4())
+    path = transcript_path(home / ".claude", cwd, session)
+    path.parent.mkdir(parents=True)
+    text = render_transcript(
+        scenario.history, session_id=session, cwd=cwd, version=CLI_VERSION, model="opus"
+    )
+    path.write_text(text, encoding="utf-8")
+    return session
 
 
 def run_scenario(scenario: Scenario, claude_bin: str, fake: FakeAnthropic) -> Transcript:
@@ -121,7 +149,10 @@ def run_scenario(scenario: Scenario, claude_bin: str, fake: FakeAnthropic) -> Tr
         if scenario.system_prompt is not None:
             system_file = run_dir / "system-prompt.txt"
             system_file.write_text(scenario.system_prompt, encoding="utf-8")
-        argv = build_argv(claude_bin, scenario.cli_model, system_prompt_file=system_file)
+        session = _write_history(scenario, home, run_dir / "work")
+        argv = build_argv(
+            claude_bin, scenario.cli_model, system_prompt_file=system_file, resume=session
+        )
         extra = {
             "ANTHROPIC_BASE_URL": fake.url,
             "ANTHROPIC_API_KEY": "sk-record-not-secret",
@@ -159,7 +190,10 @@ def run_scenario(scenario: Scenario, claude_bin: str, fake: FakeAnthropic) -> Tr
             exit_code=code,
             stderr=norm.text(stderr),
             ending="killed" if killed else "exit",
-            upstream=[_upstream_summary(e, norm) for e in fake.requests[seen:]],
+            upstream=[
+                _upstream_summary(e, norm, turns=bool(scenario.history))
+                for e in fake.requests[seen:]
+            ],
             timing=[round(t, 3) for t, _ in lines],
             stdout=stdout,
         )

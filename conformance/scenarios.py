@@ -2,6 +2,8 @@
 
 Each scenario is one proxy-shaped CLI run: the argv `build_argv` makes, one stdin user line,
 and a fake-upstream directive in the prompt that makes the fake Anthropic API behave as named.
+A scenario with `history` resumes a transcript of it written by `render_transcript`, as the
+engine does for a request no live process holds (cli_bridge/engine/resume.py).
 The replay CLI (`claude-max-api-replay`) plays the recordings back by the same names.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cli_bridge.protocol.blocks import CliMessage
 from conformance.fake_anthropic import fake_directive
 
 NO_RETRIES = {"CLAUDE_CODE_MAX_RETRIES": "0"}
@@ -27,6 +30,8 @@ class Scenario:
     # Seconds after the first text delta at which the recorder SIGTERMs the process group,
     # as the proxy does for a client that went away; None lets the run finish.
     kill_after_first_delta: float | None = None
+    # Prior turns resumed from a transcript (`--resume <id> --fork-session`); () for none.
+    history: tuple[CliMessage, ...] = ()
 
     @property
     def prompt(self) -> str:
@@ -38,6 +43,12 @@ class Scenario:
         reply = self.directive.get("reply")
         return reply if isinstance(reply, str) else None
 
+
+# One pixel, so the recording pins that an image block in history reaches the upstream.
+PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+    "AAAABJRU5ErkJggg=="
+)
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -112,6 +123,28 @@ SCENARIOS: tuple[Scenario, ...] = (
         "(what the proxy does on client disconnect or timeout).",
         {"hang": True, "reply": "This answer never finishes.", "n_chunks": 4},
         kill_after_first_delta=1.0,
+    ),
+    Scenario(
+        "resumed_history",
+        "A two-exchange history (text, an image, a text-block answer) resumed from a "
+        "transcript the proxy writes; the upstream must receive exactly those turns.",
+        {"reply": "Your name is Bob.", "n_chunks": 2},
+        question="What is my name?",
+        history=(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "My name is Bob. What is this?"},
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+                    },
+                ],
+            },
+            {"role": "assistant", "content": "A one-pixel image, Bob."},
+            {"role": "user", "content": "Thanks."},
+            {"role": "assistant", "content": [{"type": "text", "text": "You are welcome."}]},
+        ),
     ),
 )
 

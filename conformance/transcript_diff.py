@@ -14,7 +14,8 @@ from typing import Any
 from cli_bridge.replay.transcripts import Transcript
 
 RESULT_FIELDS = ("subtype", "is_error", "api_error_status", "terminal_reason", "stop_reason")
-UPSTREAM_FIELDS = ("method", "path", "stream", "model", "status", "outcome")
+# `roles` and `turns` (recorded for a resumed history): what the model was sent.
+UPSTREAM_FIELDS = ("method", "path", "stream", "model", "status", "outcome", "roles", "turns")
 
 
 def event_kind(event: Any) -> str:

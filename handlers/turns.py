@@ -17,11 +17,12 @@ from connexion import request as current_request
 from starlette.responses import Response
 
 from cli_bridge import CliRequest
-from cli_bridge.protocol.blocks import Conversation, UserContent
+from cli_bridge.protocol.blocks import CliMessage, UserContent
 from cli_bridge.protocol.instructions import (
     SystemFlag,
     SystemPromptMode,
-    into_conversation,
+    has_user_turn,
+    into_first_user_turn,
     system_slot,
     with_instructions,
 )
@@ -35,28 +36,32 @@ from .turn_response import Collector, TurnResponse
 
 @dataclass(frozen=True, slots=True)
 class TurnInput:
-    """A request converted for the CLI: the prompt on stdin, the system prompt, and the plain
-    history when there is one (a live process holding it may answer)."""
+    """A request converted for the CLI: the new user turn (stdin), the system prompt, and the
+    turns before it in the hub shape (a live process holding them answers, else a fresh one
+    resumes them). `continuable` is False when `prompt` renders a whole conversation as text."""
 
     prompt: UserContent
     system_prompt: str | None = None
-    conversation: Conversation | None = None
+    history: tuple[CliMessage, ...] = ()
+    continuable: bool = True
+    conversation_id: str | None = None  # from the body (e.g. `metadata.conversation_id`)
     system_flag: SystemFlag = "replace"  # set by `place_instructions`
 
 
 def place_instructions(given: TurnInput, mode: SystemPromptMode, base: str) -> TurnInput:
     """Apply `--system-prompt-mode` (cli_bridge/protocol/instructions.py) to a converted
-    request. In `user` mode the client's system text opens the first user turn: the prompt
-    (one user turn on stdin, history included) and the plain history the live-process
-    digest hashes, so conversations whose instructions differ never share a process."""
+    request. In `user` mode the client's system text opens the first user turn of the
+    conversation — of the history when it has one, else the new turn — so it is part of the
+    turns a live process is matched by: conversations whose instructions differ never share
+    a process."""
     slot = system_slot(mode, given.system_prompt, base)
     if mode != "user" or not given.system_prompt:
         return replace(given, system_prompt=slot.text, system_flag=slot.flag)
+    if has_user_turn(given.history):
+        history = tuple(into_first_user_turn(given.system_prompt, given.history))
+        return replace(given, history=history, system_prompt=slot.text, system_flag=slot.flag)
     prompt = with_instructions(given.system_prompt, given.prompt)
-    conversation = given.conversation
-    if conversation is not None:
-        conversation = into_conversation(given.system_prompt, conversation)
-    return TurnInput(prompt, slot.text, conversation, slot.flag)
+    return replace(given, prompt=prompt, system_prompt=slot.text, system_flag=slot.flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,16 @@ class Collected:
 
 
 Reply: TypeAlias = Streamed | Collected
+
+CONVERSATION_HEADER = "x-conversation-id"
+
+
+def conversation_header() -> str | None:
+    """`X-Conversation-Id`: the client's name for its conversation, never required. Requests
+    with the same id and owner prefer the same live process; without it, matching the exact
+    history alone still finds it."""
+    value = current_request.headers.get(CONVERSATION_HEADER, "").strip()
+    return value or None
 
 
 async def answer(
@@ -104,9 +119,11 @@ async def answer(
         entry.cli_model,
         given.prompt,
         given.system_prompt,
-        conversation=given.conversation,
+        history=given.history,
         owner=security.caller_id(),
         system_flag=given.system_flag,
+        continuable=given.continuable,
+        conversation_id=given.conversation_id or conversation_header(),
     )
     turn = app.bridge.start_turn(cli_request)
     if isinstance(reply, Collected):

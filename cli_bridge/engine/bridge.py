@@ -1,8 +1,10 @@
 """The bridge: one chat turn in, a stream of typed CLI events out.
 
 It owns the process engine: a request gets a CLI process from a live conversation that
-holds exactly its history, else from the warm pool, else by a cold start once the scheduler
-grants a slot (waiting in the FIFO queue counts toward the request's timeout). Upstream
+holds exactly its history, else (a first turn) from the warm pool, else by a cold start once
+the scheduler grants a slot (waiting in the FIFO queue counts toward the request's timeout).
+A cold start for a request with history resumes a transcript of it (resume.py), so the
+upstream always receives the prior turns as the real turns they were. Upstream
 failures the CLI reports are retried here, per the retry policy, while nothing has been
 streamed. Every process runs in its own empty run directory, removed when it is gone.
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from ..errors import CliFailed, ProxyError, Timeout
-from ..protocol.blocks import Conversation, UserContent
+from ..protocol.blocks import CliMessage, UserContent
 from ..protocol.events import (
     ApiRetry,
     AssistantBlock,
@@ -33,12 +35,7 @@ from ..protocol.events import (
 from ..protocol.instructions import SystemFlag
 from ..protocol.result import error_from_result
 from .config import BridgeConfig
-from .history import (
-    ProcessKey,
-    ReplyText,
-    continuation,
-    conversation_digest,
-)
+from .history import ProcessKey, ReplyText, continues, conversation_digest, held_turns
 from .observer import TurnObserver
 from .parked import LiveSessions, SessionStats
 from .pool import PoolStats, WarmPool
@@ -57,15 +54,21 @@ class CliRequest:
     """What one CLI turn needs: all of it already checked and converted."""
 
     cli_model: str
-    prompt: UserContent  # the new user turn: text, or content blocks (images)
+    prompt: UserContent  # the new user turn, written to the CLI's stdin
     system_prompt: str | None = None
-    # The plain user/assistant history (conversation.py), when the request is one: a live
-    # process holding exactly this history minus the last user message may answer it.
-    conversation: Conversation | None = None
+    # The turns before it, hub-shaped: a live process holding exactly these answers, else a
+    # fresh process resumes a transcript of them (never the warm pool: it holds none).
+    history: tuple[CliMessage, ...] = ()
     # Who asked (an API key id, once keys exist): live processes are never shared across.
     owner: str | None = None
     # How the CLI gets `system_prompt` (instructions.py): --system-prompt-file or --append-….
     system_flag: SystemFlag = "replace"
+    # False when the prompt already renders a history as text: no later request continues
+    # that conversation, so its process is not kept.
+    continuable: bool = True
+    # The client's own name for the conversation (optional): two conversations of one owner
+    # with identical turns so far keep a live process each.
+    conversation_id: str | None = None
 
     @property
     def key(self) -> ProcessKey:
@@ -261,23 +264,25 @@ class ClaudeBridge:
 
     async def _worker_for(
         self, request: CliRequest, key: ProcessKey, deadline: float, *, reuse: bool, warm: bool
-    ) -> tuple[Worker, UserContent, bool]:
-        """(worker, text to write, whether it was reused): live, warm, or a cold start."""
+    ) -> tuple[Worker, bool]:
+        """(worker, whether it was reused): live, warm (first turns only), or a cold start."""
         if self._closed:
             raise ProxyError("The proxy is shutting down", status=503, code="shutting_down")
-        if reuse and request.conversation is not None:
-            found = continuation(request.conversation)
-            if found is not None:
-                worker = self.sessions.take(conversation_digest(key, found[0], request.owner))
+        if reuse and continues(request.history):
+            # The process parked under the client's conversation id first, then one that
+            # holds the same turns without an id (a conversation that began without one).
+            for conv in dict.fromkeys((request.conversation_id, None)):
+                digest = conversation_digest(key, request.history, request.owner, conv)
+                worker = self.sessions.take(digest)
                 if worker is not None:
                     self._debug("pid=%s continues its conversation", worker.pid)
-                    return worker, found[1], True
-        worker = self.pool.take(key) if warm else None
+                    return worker, True
+        worker = self.pool.take(key) if warm and not request.history else None
         if worker is not None:
             self._debug("pid=%s taken warm from the pool", worker.pid)
-            return worker, request.prompt, True
+            return worker, True
         await self.scheduler.acquire(deadline - time.monotonic())
-        return await self.workers.spawn(key), request.prompt, False
+        return await self.workers.spawn(key, history=request.history), False
 
     async def _attempt(
         self,
@@ -289,18 +294,18 @@ class ClaudeBridge:
         reuse: bool,
         warm: bool,
     ) -> AsyncGenerator[CliEvent, None]:
-        worker, text, reused = await self._worker_for(
-            request, key, deadline, reuse=reuse, warm=warm
-        )
+        worker, reused = await self._worker_for(request, key, deadline, reuse=reuse, warm=warm)
         self._busy += 1
         finished = keep = got_output = False
         reply = ReplyText()
         retry_after: float | None = None
         try:
             # A CLI that has died already is reported by its exit code and stderr (below).
-            if not await worker.send(text) and reused:
+            if not await worker.send(request.prompt) and reused:
                 raise _StaleWorker
             while line := await self._next_line(worker, deadline):
+                if not got_output:  # the CLI has loaded its history: off the disk with it
+                    worker.drop_transcript()
                 got_output = True
                 try:
                     event = event_from_line(line)
@@ -333,15 +338,17 @@ class ClaudeBridge:
             raise CliFailed(f"The Claude CLI exited with code {code} before answering: {detail}")
         finally:
             self._busy -= 1
+            worker.drop_transcript()  # and what the CLI added there (`memory/`)
             if not (keep and self._park(worker, request, key, reply.text)):
                 self._retire(worker, finished)
 
     def _park(self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str) -> bool:
         """Keep a process that answered for its conversation's next turn, if enabled."""
-        if self._draining or request.conversation is None or not self.sessions.enabled:
+        if self._draining or not request.continuable or not self.sessions.enabled:
             return False
-        held = (*request.conversation, ("assistant", reply))
-        return self.sessions.park(worker, conversation_digest(key, held, request.owner))
+        held = held_turns(request.history, request.prompt, reply)
+        digest = conversation_digest(key, held, request.owner, request.conversation_id)
+        return self.sessions.park(worker, digest)
 
     async def _next_line(self, worker: Worker, deadline: float) -> bytes:
         remaining = deadline - time.monotonic()

@@ -1,19 +1,21 @@
 """Conversations as the live-process reuse sees them: exact history, hashed.
 
-A CLI process that has answered a turn holds that conversation's history itself. It may take
-the next turn only when the new request repeats exactly what the process holds (same model,
-same system prompt, same messages, the process's own reply verbatim) and adds one user
-message. Anything less exact (tool messages, names, edited history) goes to a fresh process.
-Pure functions: tested without processes.
+A CLI process that has answered a turn holds that conversation's history itself: the turns
+it was started with (a resumed transcript, or none), the user turn it was sent and its own
+reply. It may take the next turn only when the new request's history is exactly that (same
+model, same system prompt, same owner, the same turns in the hub shape, its own reply
+verbatim) and one new user turn follows. Anything less exact (an edited or branched history,
+another owner) goes to a fresh process. Pure functions: tested without processes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..protocol.blocks import Conversation
+from ..protocol.blocks import CliMessage, ContentBlock, UserContent
 from ..protocol.events import AssistantBlock, CliEvent
 from ..protocol.instructions import SystemFlag
 from ..protocol.text import TextAssembler
@@ -39,28 +41,45 @@ class ProcessKey:
         return f"{self.cli_model}+{kind}:{digest}"
 
 
-def continuation(conversation: Conversation) -> tuple[Conversation, str] | None:
-    """(history a live process must hold, the new user text), or None for a first turn."""
-    if len(conversation) < 3:
-        return None
-    (prev_role, _), (role, text) = conversation[-2], conversation[-1]
-    if prev_role != "assistant" or role != "user" or not text.strip():
-        return None
-    return conversation[:-1], text
+def _blocks(content: UserContent) -> list[ContentBlock]:
+    """One form for a turn's content: a string is one text block, `""` none (as turns.py)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return list(content)
+
+
+def held_turns(
+    history: Sequence[CliMessage], prompt: UserContent, reply: str
+) -> tuple[CliMessage, ...]:
+    """What a process holds once it has answered `prompt` after `history` with `reply`."""
+    return (
+        *history,
+        {"role": "user", "content": prompt},
+        {"role": "assistant", "content": reply},
+    )
 
 
 def conversation_digest(
-    key: ProcessKey, conversation: Conversation, owner: str | None = None
+    key: ProcessKey,
+    turns: Sequence[CliMessage],
+    owner: str | None = None,
+    conversation_id: str | None = None,
 ) -> str:
-    """One hash for (model, system prompt, exact history, and who asked).
+    """One hash for (model, system prompt, exact turns, who asked, and the client's id).
 
     `owner` (e.g. the API key's id) keeps one client's live process from another client who
-    sends the same visible history: with tools on, a CLI also holds tool results the
-    client never saw."""
-    turns = [list(t) for t in conversation]
-    payload = [key.cli_model, key.system_prompt, key.system_flag, turns, owner]
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    sends the same visible history: with tools on, a CLI also holds tool results the client
+    never saw. `conversation_id` (optional, the client's) tells apart two conversations of
+    one owner whose turns are identical so far."""
+    canonical = [[t["role"], _blocks(t["content"])] for t in turns]
+    payload = [key.cli_model, key.system_prompt, key.system_flag, canonical, owner, conversation_id]
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()
+
+
+def continues(history: Sequence[CliMessage]) -> bool:
+    """Whether a live process could hold `history`: it ends with a reply of the assistant."""
+    return bool(history) and history[-1]["role"] == "assistant"
 
 
 class ReplyText:

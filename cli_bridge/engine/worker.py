@@ -14,17 +14,19 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from ..errors import CliFailed
 from ..protocol.argv import build_argv
-from ..protocol.blocks import UserContent
+from ..protocol.blocks import CliMessage, UserContent
 from ..protocol.environment import child_env
 from ..protocol.stdin import user_line
 from .config import BridgeConfig
 from .history import ProcessKey
 from .process import CliProcess
 from .reaper import OrphanGuard
+from .resume import ResumeFile, write_transcript
 from .scheduler import Scheduler
 
 log = logging.getLogger("cli_bridge.worker")
@@ -49,6 +51,7 @@ class Worker:
         self._on_gone = on_gone
         self._trace = trace
         self._retiring: asyncio.Task[None] | None = None
+        self.resumed: ResumeFile | None = None  # the transcript it was started with, if any
 
     @property
     def alive(self) -> bool:
@@ -58,9 +61,9 @@ class Worker:
     def retiring(self) -> bool:
         return self._retiring is not None
 
-    async def send(self, text: UserContent) -> bool:
+    async def send(self, content: UserContent) -> bool:
         """Write one user turn to the CLI's stream-json stdin; False if it has gone."""
-        sent = await self.proc.write(user_line(text))
+        sent = await self.proc.write(user_line(content))
         if self._trace is not None:
             self._trace("write", self.pid, None)
         return sent
@@ -70,6 +73,12 @@ class Worker:
         if self._trace is not None and line:
             self._trace("line", self.pid, line)
         return line
+
+    def drop_transcript(self) -> None:
+        """Remove the transcript this process resumed, and what the CLI put beside it. It has
+        loaded the history before it prints anything: a live process keeps it in memory."""
+        if self.resumed is not None:
+            self.resumed.remove()
 
     def retire(self, grace: float, *, polite: bool) -> asyncio.Task[None]:
         """Stop the process (see CliProcess.kill), then free its directory and slot."""
@@ -82,6 +91,9 @@ class Worker:
         try:
             await kill
         finally:
+            resumed, self.resumed = self.resumed, None
+            if resumed is not None:
+                await asyncio.to_thread(resumed.remove)
             await asyncio.to_thread(shutil.rmtree, self.run_dir, True)
             self._on_gone(self)
 
@@ -115,34 +127,48 @@ class WorkerFactory:
                 fh.write(key.system_prompt)
         return run_dir, self.config.workdir or work, system_file
 
-    async def spawn(self, key: ProcessKey) -> Worker:
-        """Start a CLI process for `key`. The caller already holds a slot for it; on
-        failure the slot is released here."""
+    async def spawn(self, key: ProcessKey, *, history: Sequence[CliMessage] = ()) -> Worker:
+        """Start a CLI process for `key`, resuming `history` when there is one (resume.py).
+        The caller already holds a slot for it; on failure the slot is released here."""
         cfg = self.config
         try:
             run_dir, cwd, system_file = self._make_run_dir(key)
         except BaseException:
             self._scheduler.release()
             raise
-        append = key.system_flag == "append"
-        argv = build_argv(
-            cfg.claude_bin,
-            key.cli_model,
-            tools=cfg.tools,
-            system_prompt_file=None if append else system_file,
-            append_system_prompt_file=system_file if append else None,
-        )
         env = child_env(self._environ, cfg.extra_env, tmpdir=str(run_dir / "tmp"))
+        resumed: ResumeFile | None = None
         if cfg.tracer is not None:
             cfg.tracer("spawn", 0, None)
         try:
+            if history:
+                try:
+                    resumed = write_transcript(
+                        history, env=env, cwd=cwd, model=key.cli_model, shared=bool(cfg.workdir)
+                    )
+                except OSError as exc:  # e.g. a read-only or full config dir
+                    raise CliFailed(
+                        f"Could not write the conversation for the Claude CLI: {exc}"
+                    ) from None
+            append = key.system_flag == "append"
+            argv = build_argv(
+                cfg.claude_bin,
+                key.cli_model,
+                tools=cfg.tools,
+                system_prompt_file=None if append else system_file,
+                append_system_prompt_file=system_file if append else None,
+                resume=resumed.session_id if resumed is not None else None,
+            )
             proc = await CliProcess.spawn(argv, env=env, cwd=cwd)
         except BaseException:
+            if resumed is not None:
+                resumed.remove()
             shutil.rmtree(run_dir, ignore_errors=True)
             self._scheduler.release()
             raise
         self._guard.add(proc.pid)
         worker = Worker(proc, run_dir, key, self._gone, cfg.tracer)
+        worker.resumed = resumed
         self.workers.add(worker)
         if cfg.debug:
             log.info("[subprocess] spawned pid=%s argv=%s", proc.pid, argv)

@@ -25,8 +25,12 @@ def build_argv(
     tools: str = "",
     system_prompt_file: Path | None = None,
     append_system_prompt_file: Path | None = None,
+    resume: str | None = None,
 ) -> list[str]:
-    """argv for one CLI process (no shell; prompts travel on stdin, system text in a file)."""
+    """argv for one CLI process (no shell; prompts travel on stdin, system text in a file).
+
+    `resume`: the session id of a transcript the proxy wrote (engine/resume.py). Forked, so
+    the CLI writes nothing of its own (with --no-session-persistence)."""
     if cli_model.startswith("-"):
         raise ValueError(f"refusing flag-like model value {cli_model!r}")
     if tools.startswith("-"):
@@ -36,4 +40,8 @@ def build_argv(
         argv += ["--system-prompt-file", str(system_prompt_file)]
     if append_system_prompt_file is not None:  # after Claude Code's own system prompt
         argv += ["--append-system-prompt-file", str(append_system_prompt_file)]
+    if resume is not None:
+        if resume.startswith("-"):
+            raise ValueError(f"refusing flag-like session id {resume!r}")
+        argv += ["--resume", resume, "--fork-session"]
     return argv

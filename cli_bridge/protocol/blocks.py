@@ -72,7 +72,3 @@ class AssistantMessage(TypedDict):
     stop_reason: str | None
     stop_sequence: str | None
     usage: Usage
-
-
-# ((role, text), ...): the plain user/assistant exchange a live process may continue.
-Conversation: TypeAlias = tuple[tuple[Role, str], ...]

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, get_args
 
-from .blocks import CliMessage, ContentBlock, Conversation, Role, TextBlock, UserContent
+from .blocks import CliMessage, ContentBlock, TextBlock, UserContent
 
 SystemPromptMode: TypeAlias = Literal["user", "append", "replace"]
 # How the CLI receives the system slot's text: `--system-prompt-file` or
@@ -80,21 +80,6 @@ def into_first_user_turn(system: str | None, turns: Sequence[CliMessage]) -> lis
             out[i] = {"role": "user", "content": with_instructions(system, turn["content"])}
             break
     return out
-
-
-def into_conversation(system: str | None, conversation: Conversation) -> Conversation:
-    """The plain history (what the live-process digest hashes) with the instructions in its
-    first user turn, so two conversations whose instructions differ never match."""
-    if not system:
-        return conversation
-    out: list[tuple[Role, str]] = list(conversation)
-    for i, (role, text) in enumerate(out):
-        if role == "user":
-            placed = with_instructions(system, text)
-            assert isinstance(placed, str)
-            out[i] = (role, placed)
-            break
-    return tuple(out)
 
 
 def has_user_turn(turns: Sequence[CliMessage]) -> bool:

@@ -9,11 +9,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from cli_bridge.formats.openai_chat.request import (
-    ChatMessage,
-    conversation_from_messages,
-    input_from_messages,
-)
+from cli_bridge.formats.openai_chat.request import ChatMessage, input_from_messages
 from cli_bridge.formats.openai_chat.response import (
     ChatStreamEncoder,
     ChunkBuilder,
@@ -26,11 +22,17 @@ from ..images import resolve_images
 
 
 def chat_input(
-    messages: Sequence[ChatMessage], image: ImageConverter | None = None
+    messages: Sequence[ChatMessage],
+    metadata: object = None,
+    image: ImageConverter | None = None,
 ) -> turns.TurnInput:
-    cli_input = input_from_messages(messages, image=image)
-    conversation = conversation_from_messages(messages)
-    return turns.TurnInput(cli_input.prompt, cli_input.system_prompt, conversation)
+    """`metadata.conversation_id` (OpenAI's free-form string map) names the conversation."""
+    cli = input_from_messages(messages, image=image)
+    named = metadata.get("conversation_id") if isinstance(metadata, dict) else None
+    conversation_id = named.strip() if isinstance(named, str) else ""
+    return turns.TurnInput(
+        cli.prompt, cli.system_prompt, cli.history, not cli.flattened, conversation_id or None
+    )
 
 
 async def create_chat_completion(body: dict[str, Any]) -> Response:
@@ -47,4 +49,7 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
         reply = turns.Collected(CompletionBuilder(*ids))
     # URL images are fetched now, all at once; the conversion reads them from `image`.
     image = await resolve_images(messages, state.current().settings)
-    return await turns.answer(body["model"], messages, lambda: chat_input(messages, image), reply)
+    metadata = body.get("metadata")
+    return await turns.answer(
+        body["model"], messages, lambda: chat_input(messages, metadata, image), reply
+    )

@@ -15,7 +15,7 @@ import pytest
 from cli_bridge.replay.transcripts import Transcript, load_transcript, transcripts_dir
 from conformance.fake_anthropic import FakeAnthropic
 from conformance.record import Normaliser, main, run_scenario
-from conformance.scenarios import SCENARIOS, Scenario
+from conformance.scenarios import BY_NAME, SCENARIOS, Scenario
 from conformance.transcript_diff import compare, kind_sequence
 
 
@@ -80,3 +80,25 @@ def test_model_keyed_maps_do_not_count_as_new_keys():
     result = other.stdout[-1]
     result["modelUsage"] = {"claude-other-model": next(iter(result["modelUsage"].values()))}
     assert compare(committed, other) == []
+
+
+def test_the_resumed_history_recording_pins_the_turns_sent():
+    """The committed recording holds what reached the upstream from the written transcript:
+    exactly its turns (assistant text as blocks), then the new question; a CLI that sends
+    them differently shows up in `compare`."""
+    scenario = BY_NAME["resumed_history"]
+    committed = load_transcript(transcripts_dir(), scenario.name)
+    (request,) = committed.upstream
+    history = [
+        {"role": t["role"], "content": [{"type": "text", "text": t["content"]}]}
+        if t["role"] == "assistant" and isinstance(t["content"], str)
+        else dict(t)
+        for t in scenario.history
+    ]
+    assert request["turns"] == [*history, {"role": "user", "content": scenario.prompt}]
+    assert "--resume" in committed.argv and "--fork-session" in committed.argv
+    changed = Transcript.loads(committed.dumps())
+    turns = changed.upstream[0]["turns"]
+    assert isinstance(turns, list)
+    changed.upstream[0]["turns"] = turns[2:]
+    assert any(line.startswith("upstream requests:") for line in compare(committed, changed))

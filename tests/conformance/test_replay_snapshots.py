@@ -40,6 +40,7 @@ EXPECTED = {
     "error_500": (503, "upstream_error"),  # retried by the proxy first (retry.py)
     "error_529": (503, "upstream_overloaded"),
     "hang": (504, "timeout"),
+    "resumed_history": (200, "stop"),
 }
 
 

@@ -101,18 +101,27 @@ def test_edited_history_never_reaches_the_live_process(
     first = [{"role": "user", "content": f"Count {marker}."}]
     reply = chat(url, contract, first).json()["choices"][0]["message"]["content"]
     hits = health(url, contract)["pool"]["sessions"]["hits"]
-    for edited in (
+    edits = (
         [*first, {"role": "assistant", "content": reply + " (edited)"}],
         [{"role": "system", "content": "new"}, *first, {"role": "assistant", "content": reply}],
         [{"role": "user", "content": f"Count {marker}!"}, {"role": "assistant", "content": reply}],
-    ):
+    )
+    for edited in edits:
         r = chat(url, contract, [*edited, {"role": "user", "content": "next"}])
         assert r.status_code == 200
     assert health(url, contract)["pool"]["sessions"]["hits"] == hits
     later = upstream_requests(upstream, marker)[1:]
     assert len(later) == 3
-    for sent in later:  # each went to a fresh process with the history rendered in
-        assert "conversation_history" in json.dumps(sent["body"]["messages"])
+    for edited, sent in zip(edits, later, strict=True):
+        # Each went to a fresh process that resumed exactly the edited turns.
+        turns = [m for m in sent["body"]["messages"] if m["role"] != "system"]
+        texts = [
+            m["content"] if isinstance(m["content"], str) else m["content"][0]["text"]
+            for m in turns
+        ]
+        wanted = [m["content"] for m in edited if m["role"] != "system"]
+        assert texts == [*wanted, "next"]
+        assert [m["role"] for m in turns] == ["user", "assistant", "user"]
 
 
 def test_health_reports_queue_pool_and_rate_limits(engine_proxy, contract: Contract):

@@ -150,3 +150,12 @@ def test_child_env_does_not_mutate_inputs():
     child_env(parent, extra, tmpdir="/t")
     assert parent == PARENT
     assert extra == {"A": "1"}
+
+
+def test_resume_forks_the_proxys_transcript_and_writes_nothing():
+    argv = build_argv("claude", "opus", resume="0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b")
+    assert argv[-3:] == ["--resume", "0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b", "--fork-session"]
+    assert "--no-session-persistence" in argv
+    assert "--resume" not in build_argv("claude", "opus")
+    with pytest.raises(ValueError):
+        build_argv("claude", "opus", resume="--dangerously-skip-permissions")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from cli_bridge.errors import InvalidRequest
 from cli_bridge.formats.openai_chat.request import CliInput, input_from_messages
 from cli_bridge.protocol.stdin import user_line
+from cli_bridge.protocol.transcript import render_transcript
 from handlers.limits import check_messages, text_size
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -72,9 +73,26 @@ def test_converter_accepts_or_names_the_field(msgs: list[dict[str, Any]]) -> Non
         assert exc.param is None or exc.param.startswith("messages")
         return
     assert isinstance(result, CliInput)
-    assert result.prompt.strip()
-    line = json.loads(user_line(result.prompt))
-    assert line["message"]["content"] == result.prompt
+    prompt = result.prompt
+    assert (prompt if isinstance(prompt, str) else "".join(str(b) for b in prompt)).strip()
+    line = json.loads(user_line(prompt))
+    assert line["message"]["content"] == prompt
+    # Real turns alternate, start with the user, and the new turn follows an assistant one.
+    roles = [turn["role"] for turn in result.history]
+    assert roles == ["user", "assistant"] * (len(roles) // 2) + ["user"] * (len(roles) % 2)
+    assert not result.flattened or roles == []
+    if roles:
+        assert roles[-1] == "assistant" and not result.flattened
+    # The transcript a fresh CLI resumes holds exactly these turns, one JSON line each.
+    text = render_transcript(result.history, session_id="s", cwd="/w", version="v", model="m")
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert len(lines) == len(result.history)
+    for line, turn in zip(lines, result.history, strict=True):
+        content = line["message"]["content"]
+        if turn["role"] == "assistant" and isinstance(turn["content"], str):
+            assert content == [{"type": "text", "text": turn["content"]}]
+        else:
+            assert content == turn["content"]
 
 
 @FUZZ

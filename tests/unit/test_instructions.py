@@ -15,7 +15,6 @@ from cli_bridge.protocol.instructions import (
     DEFAULT_BASE_PROMPT,
     SystemSlot,
     instructions_block,
-    into_conversation,
     into_first_user_turn,
     system_slot,
     with_instructions,
@@ -75,13 +74,17 @@ def test_only_the_first_user_turn_gets_the_instructions():
 
 
 def test_instructions_make_the_history_digest_differ():
-    history = (("user", "hi"), ("assistant", "hello"), ("user", "more"))
+    history = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "more"},
+    ]
     key = ProcessKey("sonnet", BASE)
-    a = conversation_digest(key, into_conversation("Be terse.", history))
-    b = conversation_digest(key, into_conversation("Be verbose.", history))
+    a = conversation_digest(key, into_first_user_turn("Be terse.", history))
+    b = conversation_digest(key, into_first_user_turn("Be verbose.", history))
     assert a != b
-    assert into_conversation(None, history) == history
-    assert into_conversation("X", history)[1:] == history[1:]
+    assert into_first_user_turn(None, history) == history
+    assert into_first_user_turn("X", history)[1:] == history[1:]
 
 
 def test_process_key_carries_the_system_flag():

@@ -1,4 +1,4 @@
-"""openai_to_cli: chat messages -> system prompt + one stdin prompt line."""
+"""openai_chat.request: chat messages -> system prompt, prior turns, one new user turn."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from cli_bridge.errors import InvalidRequest
 from cli_bridge.formats.openai_chat.request import (
+    CONTINUE_PROMPT,
     CliInput,
+    flattened_input,
     input_from_messages,
     text_from_content,
 )
@@ -19,6 +21,15 @@ from cli_bridge.protocol.stdin import user_line
 
 def user(content, **extra):
     return {"role": "user", "content": content, **extra}
+
+
+def text(*texts):
+    return [{"type": "text", "text": t} for t in texts]
+
+
+def prompt_text(prompt):
+    """The new turn's text, whether it is a string or text blocks."""
+    return prompt if isinstance(prompt, str) else "\n".join(b["text"] for b in prompt)
 
 
 def test_single_user_message_is_the_prompt_verbatim():
@@ -36,10 +47,10 @@ def test_system_and_developer_become_the_system_prompt_in_order():
             {"role": "system", "content": "Late rule."},
         ]
     )
-    assert cli.system_prompt == "Be terse.\n\nAnswer in French.\n\nLate rule."
-    assert cli.prompt == "hi"
-    for text in ("Be terse.", "Answer in French.", "Late rule."):
-        assert text not in cli.prompt
+    assert cli.system_prompt == "Be terse.\n\nAnswer in French."
+    # A system message after the first turn is rendered in the user turn it follows.
+    assert cli.prompt == text("hi", "<system_message>\nLate rule.\n</system_message>")
+    assert cli.history == () and not cli.flattened
 
 
 def test_empty_system_messages_are_skipped():
@@ -62,7 +73,7 @@ def test_system_prompt_from_parts():
     assert cli.system_prompt == "a\nb"
 
 
-def test_multi_turn_history_in_order_with_the_last_user_text_at_the_end():
+def test_multi_turn_history_arrives_as_real_turns_and_the_last_user_text_is_the_prompt():
     cli = input_from_messages(
         [
             {"role": "system", "content": "sys"},
@@ -73,38 +84,34 @@ def test_multi_turn_history_in_order_with_the_last_user_text_at_the_end():
             user("final question"),
         ]
     )
-    assert cli.system_prompt == "sys"
-    assert cli.prompt == (
-        "<conversation_history>\n"
-        "<user>\nfirst question\n</user>\n"
-        "<assistant>\nfirst answer\n</assistant>\n"
-        "<user>\nsecond question\n</user>\n"
-        "<assistant>\nsecond answer\n</assistant>\n"
-        "</conversation_history>\n\n"
-        "final question"
+    assert cli == CliInput(
+        system_prompt="sys",
+        prompt="final question",
+        history=(
+            {"role": "user", "content": "first question"},
+            {"role": "assistant", "content": "first answer"},
+            {"role": "user", "content": "second question"},
+            {"role": "assistant", "content": "second answer"},
+        ),
     )
-    positions = [
-        cli.prompt.index(t)
-        for t in ("first question", "first answer", "second question", "second answer")
-    ]
-    assert positions == sorted(positions)
-    assert cli.prompt.endswith("final question")
-    assert cli.prompt.count("final question") == 1
 
 
 def test_conversation_ending_with_assistant_asks_to_continue():
     cli = input_from_messages([user("hi"), {"role": "assistant", "content": "Hello"}])
-    assert cli.prompt.startswith("<conversation_history>\n<user>\nhi\n</user>\n")
-    assert "<assistant>\nHello\n</assistant>" in cli.prompt
-    assert cli.prompt.endswith(
-        "</conversation_history>\n\nContinue the conversation: write the next assistant message."
+    assert cli.history == (
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello"},
+    )
+    assert (
+        cli.prompt
+        == CONTINUE_PROMPT
+        == ("Continue the conversation: write the next assistant message.")
     )
 
 
-def test_named_last_user_message_keeps_its_name():
+def test_names_have_no_place_in_a_turn():
     cli = input_from_messages([user("hi", name="alice")])
-    assert '<user name="alice">\nhi\n</user>' in cli.prompt
-    assert cli.prompt.endswith("write the next assistant message.")
+    assert (cli.prompt, cli.history) == ("hi", ())
 
 
 def test_array_content_text_and_input_text_parts():
@@ -118,7 +125,7 @@ def test_array_content_text_and_input_text_parts():
             )
         ]
     )
-    assert cli.prompt == "part one\npart two"
+    assert cli.prompt == text("part one", "part two")
 
 
 def test_output_text_and_refusal_parts_in_history():
@@ -135,7 +142,7 @@ def test_output_text_and_refusal_parts_in_history():
             user("next"),
         ]
     )
-    assert "<assistant>\nsaid\nwon't\n</assistant>" in cli.prompt
+    assert cli.history[1] == {"role": "assistant", "content": text("said", "won't")}
 
 
 def test_null_content():
@@ -147,8 +154,8 @@ def test_null_content():
             user("again"),
         ]
     )
-    assert "<assistant>\n\n</assistant>" in cli.prompt
-    assert cli.prompt.endswith("again")
+    # An empty assistant message carries nothing: the user turns around it become one.
+    assert (cli.history, cli.prompt) == ((), text("q", "again"))
 
 
 def test_assistant_tool_calls_and_tool_results_are_rendered():
@@ -213,8 +220,8 @@ def test_last_message_is_a_tool_result():
     assert cli.prompt.endswith("write the next assistant message.")
 
 
-def test_names_are_json_quoted():
-    cli = input_from_messages([user('a"b', name='x" y'), user("go")])
+def test_names_are_json_quoted_in_the_flattened_rendering():
+    cli = flattened_input([user('a"b', name='x" y'), user("go")])
     assert '<user name="x\\" y">\na"b\n</user>' in cli.prompt
 
 
@@ -255,7 +262,7 @@ def test_unsupported_part_in_history_and_system_names_its_index():
     [
         ([{"type": "text"}], "messages.0.content.0"),
         ([{"type": "text", "text": 5}], "messages.0.content.0"),
-        ([{"type": "refusal", "text": "x"}], "messages.0.content.0"),
+        ([{"type": "refusal", "text": "x"}], "messages.0.content.0.type"),
         (["plain"], "messages.0.content.0"),
         (5, "messages.0.content"),
         ({"type": "text", "text": "x"}, "messages.0.content"),
@@ -353,12 +360,47 @@ def test_property_convert_or_invalid_request(messages):
         assert exc.status == 400
         assert exc.param is not None
         return
-    assert cli.prompt.strip()
+    assert prompt_text(cli.prompt).strip()
     assert cli.system_prompt is None or cli.system_prompt
     user_line(cli.prompt)
+    told = "\n".join(
+        [cli.system_prompt or "", prompt_text(cli.prompt)]
+        + [prompt_text(t["content"]) for t in cli.history]
+    )
     for m in messages:
-        text = m["content"] or ""
-        if m["role"] in ("system", "developer") and text:
-            assert text in cli.system_prompt
-        elif text:
-            assert text in cli.prompt
+        if m["content"]:
+            assert m["content"] in told
+
+
+def test_tool_bearing_or_assistant_first_conversations_keep_the_text_rendering():
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    for messages in (
+        [user("q"), {"role": "assistant", "tool_calls": [call]}, user("x")],
+        [
+            user("q"),
+            {"role": "assistant", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c", "content": "42"},
+            user("ok"),
+        ],
+        [{"role": "assistant", "content": "Welcome!"}, user("hi")],
+    ):
+        cli = input_from_messages(messages)
+        assert cli.flattened and cli.history == ()
+        assert isinstance(cli.prompt, str)
+        assert cli.prompt.startswith("<conversation_history>\n")
+    plain = input_from_messages([user("q"), {"role": "assistant", "content": "a"}, user("x")])
+    assert not plain.flattened
+
+
+def test_blank_text_is_left_out_and_a_blank_turn_keeps_the_text_rendering():
+    cli = input_from_messages(
+        [
+            user([{"type": "text", "text": " "}, {"type": "text", "text": "q"}]),
+            {"role": "assistant", "content": "a"},
+            user(text("", "x")),
+        ]
+    )
+    assert cli.history[0] == {"role": "user", "content": text("q")}
+    assert cli.prompt == text("x")
+    blank = input_from_messages([user(" "), {"role": "assistant", "content": "a"}, user("x")])
+    assert blank.flattened and blank.history == ()

@@ -31,5 +31,16 @@ def test_chat_input_carries_prompt_system_prompt_and_history():
     given = chat_input(messages)
     assert isinstance(given, TurnInput)
     assert given.system_prompt == "Be brief."
-    assert "Again" in given.prompt
-    assert given.conversation is not None and len(given.conversation) == 3
+    assert given.prompt == "Again"
+    assert given.history == (
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+    )
+    assert given.continuable
+
+
+def test_chat_input_reads_the_conversation_id_from_metadata():
+    messages = [{"role": "user", "content": "Hi"}]
+    assert chat_input(messages, {"conversation_id": " c-1 "}).conversation_id == "c-1"
+    for metadata in (None, {}, {"conversation_id": "  "}, {"other": "x"}):
+        assert chat_input(messages, metadata).conversation_id is None

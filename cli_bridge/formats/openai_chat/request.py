@@ -1,8 +1,21 @@
-"""OpenAI chat messages -> what the CLI reads: a system prompt and one user turn on stdin.
+"""OpenAI chat messages -> what the CLI reads: a system prompt, the prior turns, one new turn.
 
-The CLI holds no server-side state for us, so the whole history is rendered into one faithful
-prompt. Images of the last user message (given an `image` converter) make that turn content
-blocks; images in earlier messages are refused here. Pure functions: tested without processes.
+The history reaches the model as the real turns it was (turns.py's rules; the engine resumes
+a transcript of them or finds the live process that holds them). The new turn is the last
+user message's content. Two kinds of request keep the older rendering of the whole
+conversation as one text prompt (`<conversation_history>…`), and say so with `flattened`:
+
+- a history holding tool calls or tool results: as tool blocks the upstream refuses them
+  unless the request defines tools, which it can only once client tools exist (issue 10);
+- a conversation whose first turn is the assistant's, or with a turn that has no text (a
+  blank message between others): the Messages API wants a user turn first and refuses blank
+  turns.
+
+Text blocks that are blank are left out of every turn (the Messages API refuses them).
+
+A conversation that ends with an assistant message (OpenAI allows it; the CLI cannot prefill
+an answer) keeps that message as the last turn of the history, and the new user turn asks for
+the next assistant message (`CONTINUE_PROMPT`). Pure functions: tested without processes.
 """
 
 from __future__ import annotations
@@ -13,10 +26,12 @@ from dataclasses import dataclass
 from typing import Literal, Required, TypeAlias, TypedDict
 
 from ...errors import InvalidRequest
-from ...protocol.blocks import ContentBlock, Conversation, Role, UserContent
-from .turns import IMAGE_PARTS, ImageConverter
+from ...protocol.blocks import CliMessage, ContentBlock, UserContent
+from .turns import IMAGE_PARTS, ImageConverter, turns_from_messages
 
 INSTRUCTION_ROLES = ("system", "developer")
+TOOL_ROLES = ("tool", "function")
+CONTINUE_PROMPT = "Continue the conversation: write the next assistant message."
 TEXT_PART_TYPES = ("text", "input_text", "output_text", "refusal")
 
 ChatRole: TypeAlias = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -39,7 +54,9 @@ class CliInput:
     """The CLI-side form of a chat request."""
 
     system_prompt: str | None
-    prompt: UserContent  # a string, or blocks when the last user message holds images
+    prompt: UserContent  # the new user turn
+    history: tuple[CliMessage, ...] = ()  # the turns before it
+    flattened: bool = False  # the prompt renders the whole conversation as text
 
 
 def _part_text(part: object, where: str) -> str:
@@ -130,11 +147,12 @@ def _render_turn(message: ChatMessage, param: str) -> str:
     return f"<{role}{attrs}>\n{text}\n</{role}>"
 
 
-def input_from_messages(
+def flattened_input(
     messages: Sequence[ChatMessage], *, image: ImageConverter | None = None
 ) -> CliInput:
     """Split instructions from the conversation and render the conversation as one prompt;
-    with `image`, the last user message's image parts become image blocks."""
+    with `image`, the last user message's image parts become image blocks (images earlier in
+    such a conversation are refused)."""
     instructions: list[str] = []
     turns: list[tuple[int, ChatMessage]] = []
     for i, message in enumerate(messages):
@@ -174,29 +192,68 @@ def input_from_messages(
             prompt = f"{lead}\n\nContinue the conversation: write the next assistant message."
     if isinstance(prompt, str) and not prompt.strip():
         raise InvalidRequest(f"{where} must not be empty", param=where)
+    return _writable(CliInput(system_prompt=system_prompt, prompt=prompt, flattened=True))
+
+
+def _writable(given: CliInput) -> CliInput:
+    """400 for text the CLI cannot be given: `"\ud800"` in the request JSON is no UTF-8."""
     try:
-        json.dumps([prompt, system_prompt], ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # `"\ud800"` in the request JSON: not writable as UTF-8
+        json.dumps([given.prompt, given.system_prompt, given.history], ensure_ascii=False).encode()
+    except UnicodeEncodeError:
         raise InvalidRequest(
             "messages contain a lone UTF-16 surrogate (invalid Unicode)", param="messages"
         ) from None
-    return CliInput(system_prompt=system_prompt, prompt=prompt)
+    return given
 
 
-def conversation_from_messages(messages: Sequence[ChatMessage]) -> Conversation | None:
-    """The plain user/assistant exchange, or None when it holds anything else."""
-    turns: list[tuple[Role, str]] = []
-    for message in messages:
-        role = message.get("role")
-        if role in INSTRUCTION_ROLES:
-            continue
-        if role != "user" and role != "assistant":
-            return None
-        if message.get("name") or message.get("tool_calls") or message.get("function_call"):
-            return None
-        try:
-            text = text_from_content(message.get("content"), "content")
-        except InvalidRequest:
-            return None
-        turns.append((role, text))
-    return tuple(turns) if turns else None
+def needs_flattening(messages: Sequence[ChatMessage]) -> bool:
+    """Whether the conversation cannot go as real turns yet (the module's two cases)."""
+    turns = [m for m in messages if m["role"] not in INSTRUCTION_ROLES]
+    if turns and turns[0]["role"] == "assistant":
+        return True
+    for message in turns:
+        if message["role"] in TOOL_ROLES:
+            return True
+        if message["role"] == "assistant" and (
+            message.get("tool_calls") or message.get("function_call")
+        ):
+            return True
+    return False
+
+
+def _is_empty(content: UserContent) -> bool:
+    blocks: list[ContentBlock] = (
+        [{"type": "text", "text": content}] if isinstance(content, str) else content
+    )
+    return all(b["type"] == "text" and not b["text"].strip() for b in blocks)
+
+
+def _without_blank_text(content: UserContent) -> UserContent:
+    if isinstance(content, str):
+        return content
+    return [b for b in content if b["type"] != "text" or b["text"].strip()]
+
+
+def input_from_messages(
+    messages: Sequence[ChatMessage], *, image: ImageConverter | None = None
+) -> CliInput:
+    """The system text, the prior turns and the new user turn (rules: module docstring)."""
+    if needs_flattening(messages):
+        return flattened_input(messages, image=image)
+    chat = turns_from_messages(messages, image=image)
+    turns: list[CliMessage] = [
+        {"role": t["role"], "content": _without_blank_text(t["content"])} for t in chat.turns
+    ]
+    *before, last = turns
+    if last["role"] == "assistant":
+        before = turns
+    if any(_is_empty(turn["content"]) for turn in before):
+        return flattened_input(messages, image=image)
+    if last["role"] == "assistant":
+        return _writable(CliInput(chat.system, CONTINUE_PROMPT, tuple(turns)))
+    if _is_empty(last["content"]):
+        i = max(i for i, m in enumerate(messages) if m["role"] not in INSTRUCTION_ROLES)
+        raise InvalidRequest(
+            f"messages.{i}.content must not be empty", param=f"messages.{i}.content"
+        )
+    return _writable(CliInput(chat.system, last["content"], tuple(before)))
