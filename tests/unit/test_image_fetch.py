@@ -214,14 +214,15 @@ async def test_resolve_images_feeds_the_converters(server: ImageServer):
     chat = turns_from_messages(messages, image=image)
     assert chat.turns[0]["content"] == [{"type": "text", "text": "a"}, block]
     assert chat.turns[2]["content"] == [block, {"type": "text", "text": "and"}, block]
-    # The one-prompt converter takes images in the last user message (history: turns.py).
-    with pytest.raises(InvalidRequest) as info:
-        input_from_messages(messages, image=image)
-    assert info.value.param == "messages.0.content.1.type"
+    # History as real turns: images in earlier turns and in the new one stay image blocks.
+    cli = input_from_messages(messages, image=image)
+    assert cli.history[0]["content"] == [{"type": "text", "text": "a"}, block]
+    assert cli.prompt == [block, {"type": "text", "text": "and"}, block]
+    # A conversation that opens with the assistant still goes as one prompt (request.py).
     later = messages[1:]  # a new list: new params, so resolved anew
     image = await resolve_images(later, Settings(image_url_allow_private=True))
     cli = input_from_messages(later, image=image)
-    assert isinstance(cli.prompt, list)
+    assert cli.flattened and isinstance(cli.prompt, list)
     assert cli.prompt[0]["type"] == "text"
     assert cli.prompt[0]["text"].startswith("<conversation_history>")
     assert cli.prompt[1:] == [block, {"type": "text", "text": "and"}, block]

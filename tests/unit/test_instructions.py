@@ -92,7 +92,7 @@ def test_process_key_carries_the_system_flag():
     append = ProcessKey("opus", "Sys", "append")
     assert replace != append
     assert replace.label != append.label and "append" in append.label
-    history = (("user", "hi"),)
+    history = [{"role": "user", "content": "hi"}]
     assert conversation_digest(replace, history) != conversation_digest(append, history)
 
 
@@ -115,12 +115,25 @@ def test_place_instructions_per_mode(mode):
         block = "<instructions>\nBe terse.\n\nAnswer in French.\n</instructions>"
         assert given.prompt == f"{block}\n\nhi"
         assert given.system_prompt == BASE and given.system_flag == "replace"
-        assert given.conversation == ((("user", f"{block}\n\nhi"),))
     else:
         assert given.prompt == "hi"
         assert given.system_prompt == "Be terse.\n\nAnswer in French."
         assert given.system_flag == ("append" if mode == "append" else "replace")
-        assert given.conversation == (("user", "hi"),)
+    assert given.history == ()
+
+
+def test_user_mode_puts_instructions_in_the_history_first_user_turn():
+    messages = [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "more"},
+    ]
+    given = place_instructions(chat_input(messages), "user", BASE)
+    block = "<instructions>\nBe terse.\n</instructions>"
+    assert given.history[0] == {"role": "user", "content": f"{block}\n\nhi"}
+    assert given.history[1] == {"role": "assistant", "content": "hello"}
+    assert given.prompt == "more"
 
 
 def test_user_mode_keys_the_pool_by_model_alone():
@@ -139,8 +152,9 @@ def test_user_mode_keys_the_pool_by_model_alone():
 
 
 def test_user_mode_without_instructions_leaves_the_prompt():
-    given = place_instructions(TurnInput("hi", None, (("user", "hi"),)), "user", BASE)
-    assert given == TurnInput("hi", BASE, (("user", "hi"),), "replace")
+    history = ({"role": "user", "content": "a"}, {"role": "assistant", "content": "b"})
+    given = place_instructions(TurnInput("hi", None, history), "user", BASE)
+    assert given == TurnInput("hi", BASE, history, system_flag="replace")
 
 
 def test_settings_defaults_and_flags():
