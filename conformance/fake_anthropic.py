@@ -40,7 +40,9 @@ from conformance.fake_replies import (
     estimate_tokens,
     fake_directive,
     last_user_text,
+    offers_tool,
     plan_blocks,
+    structured_settings,
 )
 
 __all__ = ["FakeAnthropic", "fake_directive"]
@@ -327,6 +329,11 @@ class _Handler(BaseHTTPRequestHandler):
                 bad = s["fail_count"] < 0 or done < s["fail_count"]
                 if bad:
                     fake._failures[key] = done + 1
+            if s["structured"] is not None and offers_tool(body, "StructuredOutput"):
+                tally = "structured:" + (match.group(1) if match else "")
+                done = fake._failures.get(tally, 0)
+                fake._failures[tally] = done + 1
+                s = structured_settings(s, bad=done < int(s["structured_bad"]))
         entry.update(n=n, stream=stream, directive=directive or None, settings=s)
         entry["misbehaved"] = bad
         if bad and s["hang_before_headers"]:

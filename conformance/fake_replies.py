@@ -31,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     "input_tokens": None,
     "stop_reason": None,  # None: "tool_use" with tool_use, else "end_turn"
     "long": None,
+    # Structured output: when the request offers the CLI's StructuredOutput tool, call it with
+    # this object; the first `structured_bad` such requests (per directive text) answer text.
+    "structured": None,
+    "structured_bad": 0,
 }
 # Keys that make a request misbehave; they are what `fail_count` counts.
 FAIL_KEYS = ("status", "fail_status", "fail_mid_stream", "hang", "hang_before_headers")
@@ -121,3 +125,19 @@ def plan_blocks(s: dict[str, Any], model: str, n_messages: int, n: int) -> list[
         name, args = str(tool.get("name", "Read")), tool.get("input", {})
         blocks.append({"type": "tool_use", "id": tool_id, "name": name, "input": args})
     return blocks
+
+
+STRUCTURED_TOOL = "StructuredOutput"  # what the CLI offers for a JSON schema (claude-cli.md §14)
+
+
+def offers_tool(body: dict[str, Any], name: str) -> bool:
+    tools = body.get("tools")
+    return any(isinstance(t, dict) and t.get("name") == name for t in tools or [])
+
+
+def structured_settings(s: dict[str, Any], bad: bool) -> dict[str, Any]:
+    """Settings that answer the StructuredOutput tool with `s["structured"]`, or (bad) with
+    text that is not even JSON, which leaves the CLI without a structured result."""
+    if bad:
+        return {**s, "reply": "this is not JSON {", "tool_use": None}
+    return {**s, "tool_use": {"name": STRUCTURED_TOOL, "input": s["structured"]}}

@@ -46,6 +46,7 @@ class TurnInput:
     continuable: bool = True
     conversation_id: str | None = None  # from the body (e.g. `metadata.conversation_id`)
     system_flag: SystemFlag = "replace"  # set by `place_instructions`
+    output_schema: str | None = None  # structured output: the schema's canonical JSON text
 
 
 def place_instructions(given: TurnInput, mode: SystemPromptMode, base: str) -> TurnInput:
@@ -124,6 +125,7 @@ async def answer(
         system_flag=given.system_flag,
         continuable=given.continuable,
         conversation_id=given.conversation_id or conversation_header(),
+        output_schema=given.output_schema,
     )
     turn = app.bridge.start_turn(cli_request)
     if isinstance(reply, Collected):

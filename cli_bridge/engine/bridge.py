@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -43,6 +44,7 @@ from .ratelimits import RateLimitBoard, RateLimitSnapshot
 from .reaper import OrphanGuard
 from .retry import retry_delay
 from .scheduler import QueueStats, Scheduler
+from .structured import checked_events
 from .turn import Turn
 from .worker import Worker, WorkerFactory
 
@@ -69,10 +71,12 @@ class CliRequest:
     # The client's own name for the conversation (optional): two conversations of one owner
     # with identical turns so far keep a live process each.
     conversation_id: str | None = None
+    # Structured output (structured.py): the schema's canonical JSON text; per process.
+    output_schema: str | None = None
 
     @property
     def key(self) -> ProcessKey:
-        return ProcessKey(self.cli_model, self.system_prompt, self.system_flag)
+        return ProcessKey(self.cli_model, self.system_prompt, self.system_flag, self.output_schema)
 
 
 class QueueHealth(QueueStats):
@@ -221,6 +225,9 @@ class ClaudeBridge:
 
     def start_turn(self, request: CliRequest) -> Turn:
         """Start one turn in the background; read it with `Turn.next`."""
+        if request.output_schema is not None:
+            schema = json.loads(request.output_schema)
+            return Turn(checked_events(lambda: self.events(request), schema))
         return Turn(self.events(request))
 
     async def events(self, request: CliRequest) -> AsyncGenerator[CliEvent, None]:
@@ -345,6 +352,8 @@ class ClaudeBridge:
     def _park(self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str) -> bool:
         """Keep a process that answered for its conversation's next turn, if enabled."""
         if self._draining or not request.continuable or not self.sessions.enabled:
+            return False
+        if key.output_schema is not None:  # its next request may not want the same schema
             return False
         held = held_turns(request.history, request.prompt, reply)
         digest = conversation_digest(key, held, request.owner, request.conversation_id)

@@ -25,20 +25,26 @@ from ..protocol.text import TextAssembler
 class ProcessKey:
     """What a CLI process is fixed to when it starts: model, system slot text and the flag
     that carries it (`replace`: --system-prompt-file, `append`: --append-system-prompt-file).
-    Processes are never shared across keys, so never across system settings."""
+    Processes are never shared across keys, so never across system settings. `output_schema`:
+    the canonical JSON text of a structured-output schema (engine/structured.py), sent once at
+    spawn."""
 
     cli_model: str
     system_prompt: str | None = None
     system_flag: SystemFlag = "replace"
+    output_schema: str | None = None
 
     @property
     def label(self) -> str:
-        """For logs and /health: the model and a short digest, never the prompt itself."""
-        if self.system_prompt is None:
-            return self.cli_model
-        digest = hashlib.sha256(self.system_prompt.encode()).hexdigest()[:8]
-        kind = "append" if self.system_flag == "append" else "system"
-        return f"{self.cli_model}+{kind}:{digest}"
+        """For logs and /health: the model and short digests, never the prompt itself."""
+        label = self.cli_model
+        if self.system_prompt is not None:
+            digest = hashlib.sha256(self.system_prompt.encode()).hexdigest()[:8]
+            kind = "append" if self.system_flag == "append" else "system"
+            label += f"+{kind}:{digest}"
+        if self.output_schema is not None:
+            label += f"+schema:{hashlib.sha256(self.output_schema.encode()).hexdigest()[:8]}"
+        return label
 
 
 def _blocks(content: UserContent) -> list[ContentBlock]:
@@ -73,6 +79,8 @@ def conversation_digest(
     one owner whose turns are identical so far."""
     canonical = [[t["role"], _blocks(t["content"])] for t in turns]
     payload = [key.cli_model, key.system_prompt, key.system_flag, canonical, owner, conversation_id]
+    if key.output_schema is not None:  # never parked today (bridge._park), keyed all the same
+        payload.append(key.output_schema)
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()
 

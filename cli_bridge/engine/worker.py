@@ -9,6 +9,7 @@ the OrphanGuard from spawn to reap.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -21,7 +22,7 @@ from ..errors import CliFailed
 from ..protocol.argv import build_argv
 from ..protocol.blocks import CliMessage, UserContent
 from ..protocol.environment import child_env
-from ..protocol.stdin import user_line
+from ..protocol.stdin import initialize_line, user_line
 from .config import BridgeConfig
 from .history import ProcessKey
 from .process import CliProcess
@@ -172,6 +173,8 @@ class WorkerFactory:
         self.workers.add(worker)
         if cfg.debug:
             log.info("[subprocess] spawned pid=%s argv=%s", proc.pid, argv)
+        if key.output_schema is not None:  # on stdin, never argv; a dead CLI shows at send()
+            await proc.write(initialize_line(json.loads(key.output_schema)))
         return worker
 
     def _gone(self, worker: Worker) -> None:

@@ -112,6 +112,8 @@ class Result:
     errors: list[str]
     session_id: str | None
     raw: JsonObject = field(default_factory=dict, repr=False)
+    # With a JSON schema (engine/structured.py): the object the model gave `StructuredOutput`.
+    structured_output: JsonObject | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +281,7 @@ def _assistant(obj: JsonObject) -> CliEvent:
 def _result(obj: JsonObject) -> Result:
     text = obj.get("result")
     errors = obj.get("errors")
+    structured = obj.get("structured_output")
     return Result(
         subtype=str(obj.get("subtype")),
         is_error=bool(obj.get("is_error")),
@@ -290,4 +293,5 @@ def _result(obj: JsonObject) -> Result:
         errors=[str(e) for e in errors] if isinstance(errors, list) else [],
         session_id=_str_or_none(obj.get("session_id")),
         raw=obj,
+        structured_output=structured if isinstance(structured, dict) else None,
     )

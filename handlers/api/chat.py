@@ -15,6 +15,7 @@ from cli_bridge.formats.openai_chat.response import (
     ChunkBuilder,
     CompletionBuilder,
 )
+from cli_bridge.formats.openai_chat.structured import output_schema
 from cli_bridge.formats.openai_chat.turns import ImageConverter
 
 from .. import state, turns
@@ -25,13 +26,19 @@ def chat_input(
     messages: Sequence[ChatMessage],
     metadata: object = None,
     image: ImageConverter | None = None,
+    schema: str | None = None,
 ) -> turns.TurnInput:
     """`metadata.conversation_id` (OpenAI's free-form string map) names the conversation."""
     cli = input_from_messages(messages, image=image)
     named = metadata.get("conversation_id") if isinstance(metadata, dict) else None
     conversation_id = named.strip() if isinstance(named, str) else ""
     return turns.TurnInput(
-        cli.prompt, cli.system_prompt, cli.history, not cli.flattened, conversation_id or None
+        cli.prompt,
+        cli.system_prompt,
+        cli.history,
+        not cli.flattened,
+        conversation_id or None,
+        output_schema=schema,
     )
 
 
@@ -39,17 +46,19 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
     messages: list[ChatMessage] = body["messages"]  # validated against openapi.yaml
     # The answer names the model id the client asked for.
     ids = (f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body["model"])
+    schema = output_schema(body.get("response_format"))  # a 400 for a schema it cannot use
+    structured = schema is not None
     reply: turns.Reply
     if body.get("stream"):
         options = body.get("stream_options") or {}
         include_usage = bool(options.get("include_usage"))
-        chunks = ChunkBuilder(*ids, include_usage=include_usage)
+        chunks = ChunkBuilder(*ids, include_usage=include_usage, structured=structured)
         reply = turns.Streamed(ChatStreamEncoder(chunks))
     else:
-        reply = turns.Collected(CompletionBuilder(*ids))
+        reply = turns.Collected(CompletionBuilder(*ids, structured=structured))
     # URL images are fetched now, all at once; the conversion reads them from `image`.
     image = await resolve_images(messages, state.current().settings)
     metadata = body.get("metadata")
     return await turns.answer(
-        body["model"], messages, lambda: chat_input(messages, metadata, image), reply
+        body["model"], messages, lambda: chat_input(messages, metadata, image, schema), reply
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
+from ...engine.structured import output_text
 from ...protocol.events import (
     AssistantBlock,
     BlockStart,
@@ -129,24 +130,32 @@ def usage_from_result(usage: Usage) -> CompletionUsage:
 
 
 class CompletionBuilder:
-    """Collects a whole turn into one `chat.completion` object."""
+    """Collects a whole turn into one `chat.completion` object. `structured`: the answer is
+    the checked `result.structured_output` (engine/structured.py), the model's text unused."""
 
-    def __init__(self, completion_id: str, created: int, model: str) -> None:
+    def __init__(
+        self, completion_id: str, created: int, model: str, *, structured: bool = False
+    ) -> None:
         self.completion_id = completion_id
         self.created = created
         self.model = model
+        self.structured = structured
         self._text = TextAssembler()
         self._parts: list[str] = []
         self._stop_reason: str | None = None
 
     def feed(self, event: CliEvent) -> None:
+        if self.structured:
+            return
         if isinstance(event, AssistantBlock) and event.kind == "text" and not event.is_api_error:
             self._parts.append(self._text.on_text(event.message_id, event.text))
         elif isinstance(event, MessageDelta) and event.stop_reason:
             self._stop_reason = event.stop_reason
 
     def build(self, result: Result) -> ChatCompletion:
-        stop_reason = result.stop_reason or self._stop_reason
+        # A structured answer ends on the StructuredOutput call ("tool_use"): complete, "stop".
+        stop_reason = "end_turn" if self.structured else result.stop_reason or self._stop_reason
+        content = output_text(result) if self.structured else "".join(self._parts)
         return {
             "id": self.completion_id,
             "object": "chat.completion",
@@ -157,7 +166,7 @@ class CompletionBuilder:
                     "index": 0,
                     "message": {
                         "role": "assistant",
-                        "content": "".join(self._parts),
+                        "content": content,
                         "refusal": None,
                         "annotations": [],
                     },
@@ -175,16 +184,24 @@ class ChunkBuilder:
 
     With `include_usage` every chunk carries `"usage": null` and a last chunk the usage, as
     OpenAI sends them; without it no chunk has a `usage` field (OpenAI's spec: "only present
-    when you set `stream_options: {"include_usage": true}`").
+    when you set `stream_options: {"include_usage": true}`"). `structured`: the checked
+    object arrives whole, as one content delta just before the finish chunk.
     """
 
     def __init__(
-        self, completion_id: str, created: int, model: str, *, include_usage: bool = False
+        self,
+        completion_id: str,
+        created: int,
+        model: str,
+        *,
+        include_usage: bool = False,
+        structured: bool = False,
     ) -> None:
         self.completion_id = completion_id
         self.created = created
         self.model = model
         self.include_usage = include_usage
+        self.structured = structured
         self._text = TextAssembler()
         self._stop_reason: str | None = None
         # The API message being streamed (CLI 2.1.197 and older omit `api_message_id` on
@@ -223,6 +240,8 @@ class ChunkBuilder:
 
     def feed(self, event: CliEvent) -> list[ChatCompletionChunk]:
         piece = ""
+        if self.structured:
+            return []
         if isinstance(event, MessageStart):
             self._message_id = event.message_id
             self._streamed.add(event.message_id)
@@ -247,8 +266,11 @@ class ChunkBuilder:
 
     def finish(self, result: Result) -> list[ChatCompletionChunk]:
         """The finish chunk, then the usage chunk when usage was asked for."""
-        reason = finish_reason_from_stop_reason(result.stop_reason or self._stop_reason)
-        chunks = [self._delta({}, reason)]
+        if self.structured:
+            chunks = [self._delta({"content": output_text(result)}), self._delta({}, "stop")]
+        else:
+            reason = finish_reason_from_stop_reason(result.stop_reason or self._stop_reason)
+            chunks = [self._delta({}, reason)]
         if self.include_usage:
             chunks.append(self._chunk([], usage_from_result(result.usage)))
         return chunks

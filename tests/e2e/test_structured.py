@@ -1,0 +1,146 @@
+"""Structured output end to end: `response_format` -> the CLI's StructuredOutput tool -> a
+checked JSON object, with the openai SDK's `.parse()` / `.stream()` and a Pydantic model."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+from pydantic import BaseModel
+
+from conformance.fake_anthropic import FakeAnthropic, fake_directive
+from conformance.fake_replies import last_user_text
+from tests.conftest import upstream_requests
+
+
+class Person(BaseModel):
+    name: str
+    age: int
+
+
+ADA = {"name": "Ada", "age": 36}
+
+
+def offered_schema(upstream: FakeAnthropic, marker: str) -> dict:
+    """The input schema of the StructuredOutput tool in the first upstream request."""
+    tools = upstream_requests(upstream, marker)[0]["body"]["tools"]
+    found = [t for t in tools if t["name"] == "StructuredOutput"]
+    assert len(found) == 1, [t["name"] for t in tools]
+    return found[0]["input_schema"]
+
+
+def first_asks(upstream: FakeAnthropic, marker: str) -> int:
+    """Upstream requests that opened a turn (the user's message last, not the CLI's nudge)."""
+    sent = upstream_requests(upstream, marker)
+    return sum(marker in last_user_text(r["body"]["messages"]) for r in sent)
+
+
+def test_parse_pydantic(openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str):
+    completion = openai_client.chat.completions.parse(
+        model="sonnet",
+        messages=[{"role": "user", "content": f"who {marker} {fake_directive(structured=ADA)}"}],
+        response_format=Person,
+    )
+    message = completion.choices[0].message
+    assert message.parsed == Person(**ADA)
+    assert json.loads(message.content or "") == ADA
+    assert completion.choices[0].finish_reason == "stop"
+    schema = offered_schema(upstream, marker)
+    assert schema["properties"].keys() == {"name", "age"}
+    assert schema["additionalProperties"] is False  # the SDK's strict schema, as sent
+
+
+def test_stream_pydantic(openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str):
+    directive = fake_directive(structured=ADA, reply="thinking out loud first")
+    with openai_client.chat.completions.stream(
+        model="sonnet",
+        messages=[{"role": "user", "content": f"who {marker} {directive}"}],
+        response_format=Person,
+    ) as stream:
+        contents = [
+            e.delta for e in stream if e.type == "content.delta" and e.delta
+        ]  # the model's own text never shows: the object arrives whole
+        final = stream.get_final_completion()
+    assert [json.loads(c) for c in contents] == [ADA]
+    assert final.choices[0].message.parsed == Person(**ADA)
+    assert final.choices[0].finish_reason == "stop"
+
+
+def test_json_object(openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str):
+    answer = {"anything": [1, 2, {"deep": None}], "ok": True}
+    content = f"json {marker} {fake_directive(structured=answer)}"
+    completion = openai_client.chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": content}],
+        response_format={"type": "json_object"},
+    )
+    assert json.loads(completion.choices[0].message.content or "") == answer
+    assert offered_schema(upstream, marker) == {"type": "object"}
+
+
+def test_one_retry_recovers(openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str):
+    directive = fake_directive(structured=ADA, structured_bad=1, id=marker)
+    completion = openai_client.chat.completions.parse(
+        model="sonnet",
+        messages=[{"role": "user", "content": f"who {marker} {directive}"}],
+        response_format=Person,
+    )
+    assert completion.choices[0].message.parsed == Person(**ADA)
+    assert first_asks(upstream, marker) == 2
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_invalid_output_is_an_error(
+    openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str, stream: bool
+):
+    directive = fake_directive(structured=ADA, structured_bad=9, id=marker)
+    messages = [{"role": "user", "content": f"who {marker} {directive}"}]
+    with pytest.raises(openai.APIError) as caught:
+        if stream:
+            with openai_client.chat.completions.stream(
+                model="sonnet", messages=messages, response_format=Person
+            ) as events:
+                for event in events:
+                    if event.type == "content.delta":
+                        assert not event.delta, "no content before the error"
+        else:
+            openai_client.chat.completions.parse(
+                model="sonnet", messages=messages, response_format=Person
+            )
+    assert "structured output" in caught.value.message
+    if not stream:
+        assert isinstance(caught.value, openai.APIStatusError)
+        assert caught.value.status_code == 502
+    assert caught.value.code == "invalid_structured_output"
+    assert first_asks(upstream, marker) == 2  # the turn and one retry
+
+
+def test_output_against_schema_checked(
+    openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
+):
+    """The CLI refuses a call that breaks the schema; no valid call follows: an error."""
+    directive = fake_directive(structured={"name": 5, "age": "x"})
+    with pytest.raises(openai.APIStatusError) as caught:
+        openai_client.chat.completions.parse(
+            model="sonnet",
+            messages=[{"role": "user", "content": f"who {marker} {directive}"}],
+            response_format=Person,
+        )
+    assert caught.value.status_code == 502
+
+
+def test_unusable_schema_is_400(openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str):
+    before = len(upstream.requests)
+    for schema in ({"type": "array"}, {"type": "object", "properties": {"a": {"type": 5}}}):
+        with pytest.raises(openai.BadRequestError) as caught:
+            openai_client.chat.completions.create(
+                model="sonnet",
+                messages=[{"role": "user", "content": marker}],
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": schema, "strict": True},
+                },
+            )
+        assert caught.value.param == "response_format"
+    assert len(upstream.requests) == before
