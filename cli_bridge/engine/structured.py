@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, Callable
 import jsonschema
 import jsonschema.exceptions
 import jsonschema.validators
+import referencing
 
 from ..errors import ProxyError
 from ..protocol.events import CliEvent, Result
@@ -60,10 +61,11 @@ def output_problem(schema: JsonObject, result: Result) -> str | None:
     value = result.structured_output
     if value is None:
         return "the model did not call StructuredOutput"
+    # An empty registry: a `$ref` the schema does not hold itself is an error, never fetched
+    # (jsonschema's default registry still fetches remote URLs: a request forgery).
+    validator = jsonschema.validators.validator_for(schema)(schema, registry=referencing.Registry())
     try:
-        error = jsonschema.exceptions.best_match(
-            jsonschema.validators.validator_for(schema)(schema).iter_errors(value)
-        )
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except Exception as exc:  # e.g. an unresolvable $ref: nothing to vouch for
         return f"the schema could not be applied: {exc!r}"
     return None if error is None else f"not valid against the schema: {error.message}"
