@@ -4,14 +4,18 @@ checked JSON object, with the openai SDK's `.parse()` / `.stream()` and a Pydant
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+import httpx
 import openai
 import pytest
 from pydantic import BaseModel
 
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
 from conformance.fake_replies import last_user_text
-from tests.conftest import upstream_requests
+from handlers.config.settings import Settings
+from tests.conftest import serve, upstream_requests
+from tests.contract import Contract
 
 
 class Person(BaseModel):
@@ -144,3 +148,24 @@ def test_unusable_schema_is_400(openai_client: openai.OpenAI, upstream: FakeAnth
             )
         assert caught.value.param == "response_format"
     assert len(upstream.requests) == before
+
+
+def test_structured_turn_is_not_parked(base_settings: Settings, contract: Contract, marker: str):
+    """Its process holds a schema the next request may not want: it is not kept (a plain turn
+    is, in the same proxy)."""
+    hook = {"response": [contract.hook]}
+    with (
+        serve(replace(base_settings, session_idle=30)) as running,
+        httpx.Client(timeout=60, event_hooks=hook) as http,
+    ):
+        client = openai.OpenAI(base_url=running.v1, api_key="sk-x", max_retries=0, http_client=http)
+        sessions = running.state.bridge.sessions
+        content = f"who {marker} {fake_directive(structured=ADA)}"
+        client.chat.completions.parse(
+            model="sonnet", messages=[{"role": "user", "content": content}], response_format=Person
+        )
+        assert sessions.stats()["parked_total"] == 0
+        client.chat.completions.create(
+            model="sonnet", messages=[{"role": "user", "content": f"plain {marker}"}]
+        )
+        assert sessions.stats()["parked_total"] == 1
