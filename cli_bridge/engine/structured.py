@@ -13,15 +13,14 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncGenerator, Callable
-
-import jsonschema
-import jsonschema.exceptions
-import jsonschema.validators
-import referencing
+from typing import TYPE_CHECKING
 
 from ..errors import ProxyError
 from ..protocol.events import CliEvent, Result
 from ..protocol.wire import JsonObject
+
+if TYPE_CHECKING:
+    import jsonschema.protocols
 
 log = logging.getLogger("cli_bridge.structured")
 
@@ -44,11 +43,20 @@ def schema_problem(schema: JsonObject) -> str | None:
         return 'the schema\'s root must have "type": "object"'
     if len(canonical_schema(schema)) > MAX_SCHEMA_CHARS:
         return f"the schema is longer than {MAX_SCHEMA_CHARS} characters as JSON"
+    import jsonschema.exceptions
+
     try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
+        _validator_class(schema).check_schema(schema)
     except jsonschema.exceptions.SchemaError as exc:
         return f"not a valid JSON Schema: {exc.message}"
     return None
+
+
+def _validator_class(schema: JsonObject) -> type[jsonschema.protocols.Validator]:
+    # Imported here: `cli_bridge` is also the replay CLI's package, installed without deps.
+    import jsonschema.validators
+
+    return jsonschema.validators.validator_for(schema)
 
 
 def canonical_schema(schema: JsonObject) -> str:
@@ -61,9 +69,12 @@ def output_problem(schema: JsonObject, result: Result) -> str | None:
     value = result.structured_output
     if value is None:
         return "the model did not call StructuredOutput"
+    import jsonschema.exceptions
+    import referencing
+
     # An empty registry: a `$ref` the schema does not hold itself is an error, never fetched
     # (jsonschema's default registry still fetches remote URLs: a request forgery).
-    validator = jsonschema.validators.validator_for(schema)(schema, registry=referencing.Registry())
+    validator = _validator_class(schema)(schema, registry=referencing.Registry())
     try:
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except Exception as exc:  # e.g. an unresolvable $ref: nothing to vouch for

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..protocol.wire import JsonObject, JsonValue
+from .structured import control_response, schema_from_flag, with_structured
 from .transcripts import StdoutLine, Transcript, load_transcript, scenario_names, transcripts_dir
 
 DEFAULT_SCENARIO = "plain"
@@ -169,10 +170,17 @@ def visible(event: StdoutLine, args: argparse.Namespace) -> bool:
     return not (event.get("type") == "system" and event.get("subtype") == "status")
 
 
-def play(transcript: Transcript, echo: str | None, args: argparse.Namespace, out: TextIO) -> None:
+def play(
+    transcript: Transcript,
+    echo: str | None,
+    args: argparse.Namespace,
+    out: TextIO,
+    schema: JsonObject | None = None,
+) -> None:
     events, timing = transcript.stdout, transcript.timing
     if echo is not None and transcript.reply is not None:
         events, timing = with_reply(events, timing, transcript.reply, echo)
+    events = with_structured(events, schema)
     pace = float(os.environ.get("CLAUDE_REPLAY_PACE") or 0)
     previous = 0.0
     for event, t in zip(events, timing or [0.0] * len(events), strict=False):
@@ -207,7 +215,13 @@ def _log(args: argparse.Namespace, argv: Sequence[str], scenario: str, prompt: s
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
-def turn(args: argparse.Namespace, argv: Sequence[str], prompt: str, directory: Path) -> int:
+def turn(
+    args: argparse.Namespace,
+    argv: Sequence[str],
+    prompt: str,
+    directory: Path,
+    schema: JsonObject | None = None,
+) -> int:
     """Play one turn; returns the recorded exit code. A killed recording hangs until a signal."""
     name, echo = pick_scenario(prompt, dict(os.environ))
     if name not in scenario_names(directory):
@@ -215,7 +229,7 @@ def turn(args: argparse.Namespace, argv: Sequence[str], prompt: str, directory: 
         raise ReplayError(f"unknown replay scenario {name!r} (known: {known})")
     _log(args, argv, name, prompt)
     transcript = load_transcript(directory, name)
-    play(transcript, echo_text(prompt) if echo else None, args, sys.stdout)
+    play(transcript, echo_text(prompt) if echo else None, args, sys.stdout, schema)
     if transcript.ending == "killed":
         while True:  # like a CLI whose upstream stalled: wait for SIGTERM
             time.sleep(3600)
@@ -236,9 +250,13 @@ def run(argv: Sequence[str]) -> int:
         print(load_transcript(directory, DEFAULT_SCENARIO).version_line)
         return 0
     check_args(args)
+    try:
+        schema = schema_from_flag(args.json_schema)
+    except ValueError as exc:
+        raise ReplayError(f"--json-schema is not valid JSON: {exc}") from None
     if args.input_format != "stream-json":
         prompt = args.prompt if args.prompt is not None else sys.stdin.read()
-        return turn(args, argv, prompt, directory)
+        return turn(args, argv, prompt, directory, schema)
     code = 0
     for raw in sys.stdin:
         if not raw.strip():
@@ -249,7 +267,13 @@ def run(argv: Sequence[str]) -> int:
             n = len(raw.rstrip("\n"))
             raise ReplayError(f"Error parsing streaming input line ({n} chars)") from None
         if isinstance(line, dict) and line.get("type") == "user":
-            code = turn(args, argv, prompt_from_user_line(line), directory)
+            code = turn(args, argv, prompt_from_user_line(line), directory, schema)
+        elif isinstance(line, dict) and (answer := control_response(line)) is not None:
+            request = line.get("request")
+            given = request.get("jsonSchema") if isinstance(request, dict) else None
+            schema = given if isinstance(given, dict) else schema
+            sys.stdout.write(compact_json(answer) + "\n")
+            sys.stdout.flush()
     return code
 
 
