@@ -8,13 +8,18 @@ a 400 naming the parameter before any CLI process starts.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
-from tests.conftest import upstream_requests, wait_no_cli_children
+from handlers.config.settings import Settings
+from tests.conftest import RunningProxy, serve, upstream_requests, wait_no_cli_children
+from tests.contract import Contract
 
 
 def ask(client: openai.OpenAI, content: str, *, stream: bool, **options: Any) -> tuple[str, str]:
@@ -155,3 +160,65 @@ def test_harmless_options_are_accepted(
     content = f"{marker} {fake_directive(reply='fine')}"
     text, reason = ask(openai_client, content, stream=False, **options)
     assert (text, reason) == ("fine", "stop")
+
+
+# --- per-process settings: warm and live processes of other settings never serve -----------
+@pytest.fixture(scope="module")
+def keyed_proxy(base_settings: Settings) -> Iterator[RunningProxy]:
+    """A warm pool of one and a 30 s window for live conversations."""
+    with serve(replace(base_settings, pool_size=1, session_idle=30)) as running:
+        yield running
+    assert wait_no_cli_children(under=running.settings.runtime_dir) == []
+
+
+def keyed_client(proxy: RunningProxy, contract: Contract) -> openai.OpenAI:
+    http = httpx.Client(timeout=60, event_hooks={"response": [contract.hook]})
+    return openai.OpenAI(base_url=proxy.v1, api_key="sk-x", max_retries=0, http_client=http)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+    return value
+
+
+def test_a_warm_process_of_the_default_settings_never_serves_a_limit(
+    keyed_proxy: RunningProxy, upstream: FakeAnthropic, contract: Contract, marker: str
+):
+    bridge = keyed_proxy.state.bridge
+    (warm,) = wait_until(lambda: bridge.pool.pids())
+    hits = bridge.pool.stats()["hits"]
+    client = keyed_client(keyed_proxy, contract)
+    ask(client, f"{marker} {fake_directive(reply='x')}", stream=False, max_tokens=37)
+    assert bridge.pool.stats()["hits"] == hits
+    assert warm in bridge.pool.pids(), "the default warm process is still waiting"
+    (sent,) = upstream_requests(upstream, marker)
+    assert sent["body"]["max_tokens"] == 37
+
+
+def test_a_live_conversation_continues_only_with_its_own_settings(
+    keyed_proxy: RunningProxy, upstream: FakeAnthropic, contract: Contract, marker: str
+):
+    sessions = keyed_proxy.state.bridge.sessions
+    client = keyed_client(keyed_proxy, contract)
+    first = [{"role": "user", "content": f"Hello {marker}"}]
+    done = client.chat.completions.create(model="opus", messages=first, reasoning_effort="high")
+    history = [*first, {"role": "assistant", "content": done.choices[0].message.content}]
+    hits = sessions.hits
+    other = client.chat.completions.create(
+        model="opus",
+        messages=[*history, {"role": "user", "content": "low?"}],
+        reasoning_effort="low",
+    )
+    assert other.choices[0].finish_reason == "stop"
+    assert sessions.hits == hits, "a process started with effort high answered effort low"
+    client.chat.completions.create(
+        model="opus",
+        messages=[*history, {"role": "user", "content": "high?"}],
+        reasoning_effort="high",
+    )
+    assert sessions.hits == hits + 1, "the same settings continue on the live process"
+    efforts = [r["body"]["output_config"]["effort"] for r in upstream_requests(upstream, marker)]
+    assert efforts == ["high", "low", "high"]
