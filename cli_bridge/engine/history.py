@@ -24,21 +24,29 @@ from ..protocol.text import TextAssembler
 @dataclass(frozen=True, slots=True)
 class ProcessKey:
     """What a CLI process is fixed to when it starts: model, system slot text and the flag
-    that carries it (`replace`: --system-prompt-file, `append`: --append-system-prompt-file).
-    Processes are never shared across keys, so never across system settings."""
+    that carries it (`replace`: --system-prompt-file, `append`: --append-system-prompt-file),
+    and the generation settings it was started with (CLAUDE_CODE_MAX_OUTPUT_TOKENS,
+    --effort). Processes are never shared across keys, so never across these settings."""
 
     cli_model: str
     system_prompt: str | None = None
     system_flag: SystemFlag = "replace"
+    max_output_tokens: int | None = None
+    effort: str | None = None
 
     @property
     def label(self) -> str:
         """For logs and /health: the model and a short digest, never the prompt itself."""
-        if self.system_prompt is None:
-            return self.cli_model
-        digest = hashlib.sha256(self.system_prompt.encode()).hexdigest()[:8]
-        kind = "append" if self.system_flag == "append" else "system"
-        return f"{self.cli_model}+{kind}:{digest}"
+        label = self.cli_model
+        if self.system_prompt is not None:
+            digest = hashlib.sha256(self.system_prompt.encode()).hexdigest()[:8]
+            kind = "append" if self.system_flag == "append" else "system"
+            label += f"+{kind}:{digest}"
+        if self.max_output_tokens is not None:
+            label += f"+max_tokens:{self.max_output_tokens}"
+        if self.effort is not None:
+            label += f"+effort:{self.effort}"
+        return label
 
 
 def _blocks(content: UserContent) -> list[ContentBlock]:
@@ -72,7 +80,16 @@ def conversation_digest(
     never saw. `conversation_id` (optional, the client's) tells apart two conversations of
     one owner whose turns are identical so far."""
     canonical = [[t["role"], _blocks(t["content"])] for t in turns]
-    payload = [key.cli_model, key.system_prompt, key.system_flag, canonical, owner, conversation_id]
+    payload = [
+        key.cli_model,
+        key.system_prompt,
+        key.system_flag,
+        canonical,
+        owner,
+        conversation_id,
+        key.max_output_tokens,
+        key.effort,
+    ]
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()
 
