@@ -17,6 +17,7 @@ from connexion import request as current_request
 from starlette.responses import Response
 
 from cli_bridge import CliRequest
+from cli_bridge.formats.controls import GenerationControls
 from cli_bridge.protocol.blocks import CliMessage, UserContent
 from cli_bridge.protocol.instructions import (
     SystemFlag,
@@ -31,7 +32,8 @@ from . import limits, security, state
 from .errors import surface_for_path
 from .middleware import access
 from .sse import StreamEncoder, open_stream
-from .turn_response import Collector, TurnResponse
+from .stopping import StopAtSequences
+from .turn_response import Collector, RunningTurn, TurnResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class Collected:
 Reply: TypeAlias = Streamed | Collected
 
 CONVERSATION_HEADER = "x-conversation-id"
+NO_CONTROLS = GenerationControls()
 
 
 def conversation_header() -> str | None:
@@ -99,11 +102,14 @@ async def answer(
     reply: Reply,
     *,
     param: str = "messages",
+    controls: GenerationControls = NO_CONTROLS,
 ) -> Response:
     """Run one turn for `model` and answer it as `reply` says.
 
     `messages` (found at `param` in the body) is what the limits count; `convert` runs after
-    them, so an oversized request is refused before any conversion work.
+    them, so an oversized request is refused before any conversion work. `controls`: the
+    output limit and effort the CLI process is started with, and the stop sequences the
+    answer is cut at (stopping.py).
     """
     app = state.current()
     entry = app.catalogue.resolve(model)
@@ -125,9 +131,16 @@ async def answer(
         system_flag=given.system_flag,
         continuable=given.continuable,
         conversation_id=given.conversation_id or conversation_header(),
+        max_output_tokens=controls.max_output_tokens,
+        effort=controls.effort,
         output_schema=given.output_schema,
     )
-    turn = app.bridge.start_turn(cli_request)
+    turn: RunningTurn = app.bridge.start_turn(cli_request)
+    # A structured answer is the whole checked object or an error: never cut (the model's own
+    # text, where a stop sequence could show, is not part of it).
+    cut = controls.stop or controls.max_output_tokens is not None
+    if cut and given.output_schema is None:
+        turn = StopAtSequences(turn, controls.stop, controls.max_output_tokens is not None)
     if isinstance(reply, Collected):
         return TurnResponse(turn, reply.collector)
     return await open_stream(

@@ -71,12 +71,23 @@ class CliRequest:
     # The client's own name for the conversation (optional): two conversations of one owner
     # with identical turns so far keep a live process each.
     conversation_id: str | None = None
+    # Generation settings a process is started with (part of its key): the upstream's
+    # `max_tokens` (CLAUDE_CODE_MAX_OUTPUT_TOKENS) and `output_config.effort` (--effort).
+    max_output_tokens: int | None = None
+    effort: str | None = None
     # Structured output (structured.py): the schema's canonical JSON text; per process.
     output_schema: str | None = None
 
     @property
     def key(self) -> ProcessKey:
-        return ProcessKey(self.cli_model, self.system_prompt, self.system_flag, self.output_schema)
+        return ProcessKey(
+            self.cli_model,
+            self.system_prompt,
+            self.system_flag,
+            max_output_tokens=self.max_output_tokens,
+            effort=self.effort,
+            output_schema=self.output_schema,
+        )
 
 
 class QueueHealth(QueueStats):

@@ -24,14 +24,17 @@ from ..protocol.text import TextAssembler
 @dataclass(frozen=True, slots=True)
 class ProcessKey:
     """What a CLI process is fixed to when it starts: model, system slot text and the flag
-    that carries it (`replace`: --system-prompt-file, `append`: --append-system-prompt-file).
-    Processes are never shared across keys, so never across system settings. `output_schema`:
-    the canonical JSON text of a structured-output schema (engine/structured.py), sent once at
-    spawn."""
+    that carries it (`replace`: --system-prompt-file, `append`: --append-system-prompt-file),
+    and the generation settings it was started with (CLAUDE_CODE_MAX_OUTPUT_TOKENS,
+    --effort). Processes are never shared across keys, so never across these settings.
+    `output_schema`: the canonical JSON text of a structured-output schema
+    (engine/structured.py), sent once at spawn."""
 
     cli_model: str
     system_prompt: str | None = None
     system_flag: SystemFlag = "replace"
+    max_output_tokens: int | None = None
+    effort: str | None = None
     output_schema: str | None = None
 
     @property
@@ -42,6 +45,10 @@ class ProcessKey:
             digest = hashlib.sha256(self.system_prompt.encode()).hexdigest()[:8]
             kind = "append" if self.system_flag == "append" else "system"
             label += f"+{kind}:{digest}"
+        if self.max_output_tokens is not None:
+            label += f"+max_tokens:{self.max_output_tokens}"
+        if self.effort is not None:
+            label += f"+effort:{self.effort}"
         if self.output_schema is not None:
             label += f"+schema:{hashlib.sha256(self.output_schema.encode()).hexdigest()[:8]}"
         return label
@@ -78,7 +85,16 @@ def conversation_digest(
     never saw. `conversation_id` (optional, the client's) tells apart two conversations of
     one owner whose turns are identical so far."""
     canonical = [[t["role"], _blocks(t["content"])] for t in turns]
-    payload = [key.cli_model, key.system_prompt, key.system_flag, canonical, owner, conversation_id]
+    payload = [
+        key.cli_model,
+        key.system_prompt,
+        key.system_flag,
+        canonical,
+        owner,
+        conversation_id,
+        key.max_output_tokens,
+        key.effort,
+    ]
     if key.output_schema is not None:  # never parked today (bridge._park), keyed all the same
         payload.append(key.output_schema)
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

@@ -137,7 +137,12 @@ class WorkerFactory:
         except BaseException:
             self._scheduler.release()
             raise
-        env = child_env(self._environ, cfg.extra_env, tmpdir=str(run_dir / "tmp"))
+        env = child_env(
+            self._environ,
+            cfg.extra_env,
+            tmpdir=str(run_dir / "tmp"),
+            max_output_tokens=key.max_output_tokens,
+        )
         resumed: ResumeFile | None = None
         if cfg.tracer is not None:
             cfg.tracer("spawn", 0, None)
@@ -159,6 +164,7 @@ class WorkerFactory:
                 system_prompt_file=None if append else system_file,
                 append_system_prompt_file=system_file if append else None,
                 resume=resumed.session_id if resumed is not None else None,
+                effort=key.effort,
             )
             proc = await CliProcess.spawn(argv, env=env, cwd=cwd)
         except BaseException:

@@ -14,6 +14,10 @@ BASE_FLAGS = (
     "--include-partial-messages",
 )
 
+# `claude --help`: "--effort <level>  Effort level for the current session (low, medium, high,
+# xhigh, max)".
+EFFORT_LEVELS = frozenset({"low", "medium", "high", "xhigh", "max"})
+
 # No user/project settings, CLAUDE.md or MCP servers pulled in from the machine.
 ISOLATION_FLAGS = ("--setting-sources", "", "--strict-mcp-config", "--no-session-persistence")
 
@@ -26,11 +30,13 @@ def build_argv(
     system_prompt_file: Path | None = None,
     append_system_prompt_file: Path | None = None,
     resume: str | None = None,
+    effort: str | None = None,
 ) -> list[str]:
     """argv for one CLI process (no shell; prompts travel on stdin, system text in a file).
 
     `resume`: the session id of a transcript the proxy wrote (engine/resume.py). Forked, so
-    the CLI writes nothing of its own (with --no-session-persistence)."""
+    the CLI writes nothing of its own (with --no-session-persistence). `effort`: one of the
+    CLI's --effort levels (the upstream's `output_config.effort`)."""
     if cli_model.startswith("-"):
         raise ValueError(f"refusing flag-like model value {cli_model!r}")
     if tools.startswith("-"):
@@ -44,4 +50,8 @@ def build_argv(
         if resume.startswith("-"):
             raise ValueError(f"refusing flag-like session id {resume!r}")
         argv += ["--resume", resume, "--fork-session"]
+    if effort is not None:
+        if effort not in EFFORT_LEVELS:
+            raise ValueError(f"refusing unknown effort level {effort!r}")
+        argv += ["--effort", effort]
     return argv

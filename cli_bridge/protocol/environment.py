@@ -30,14 +30,24 @@ DEFAULTS = {
 }
 
 
+MAX_OUTPUT_TOKENS = "CLAUDE_CODE_MAX_OUTPUT_TOKENS"
+
+
 def child_env(
-    parent: Mapping[str, str], extra: Mapping[str, str], tmpdir: str | None = None
+    parent: Mapping[str, str],
+    extra: Mapping[str, str],
+    tmpdir: str | None = None,
+    *,
+    max_output_tokens: int | None = None,
 ) -> dict[str, str]:
-    """Build the environment for one CLI process."""
+    """Build the environment for one CLI process. `max_output_tokens` (a request's limit,
+    sent upstream as `max_tokens`) wins over an operator's CLAUDE_CODE_MAX_OUTPUT_TOKENS."""
     env = {k: v for k, v in parent.items() if k not in DROPPED}
     for key, value in DEFAULTS.items():
         env.setdefault(key, value)
     env.update(extra)
     if tmpdir is not None:
         env["TMPDIR"] = tmpdir
+    if max_output_tokens is not None:
+        env[MAX_OUTPUT_TOKENS] = str(max_output_tokens)
     return env

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from cli_bridge.formats.openai_chat.controls import controls_from_body
 from cli_bridge.formats.openai_chat.request import ChatMessage, input_from_messages
 from cli_bridge.formats.openai_chat.response import (
     ChatStreamEncoder,
@@ -44,6 +45,7 @@ def chat_input(
 
 async def create_chat_completion(body: dict[str, Any]) -> Response:
     messages: list[ChatMessage] = body["messages"]  # validated against openapi.yaml
+    controls = controls_from_body(body)  # a 400 for an option that cannot be honoured
     # The answer names the model id the client asked for.
     ids = (f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body["model"])
     schema = output_schema(body.get("response_format"))  # a 400 for a schema it cannot use
@@ -60,5 +62,9 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
     image = await resolve_images(messages, state.current().settings)
     metadata = body.get("metadata")
     return await turns.answer(
-        body["model"], messages, lambda: chat_input(messages, metadata, image, schema), reply
+        body["model"],
+        messages,
+        lambda: chat_input(messages, metadata, image, schema),
+        reply,
+        controls=controls,
     )

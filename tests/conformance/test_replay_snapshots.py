@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cli_bridge.protocol.instructions import DEFAULT_BASE_PROMPT
 from cli_bridge.replay.transcripts import scenario_names, transcripts_dir
 from tests.conftest import RunningProxy, wait_no_cli_children
 from tests.contract import Contract
@@ -154,16 +155,18 @@ def test_replay_log_shows_proxy_argv(replay_proxy: RunningProxy, replay_log: Pat
         },
         timeout=60,
     )
-    assert r.json()["choices"][0]["message"]["content"] == f"Replay: {marker}"
+    # `--system-prompt-mode user` (the default): the developer message opens the user turn.
+    prompt = f"<instructions>\nAnswer in French.\n</instructions>\n\n{marker}"
+    assert r.json()["choices"][0]["message"]["content"] == f"Replay: {prompt}"
     (turn,) = [
         json.loads(line)
         for line in replay_log.read_text().splitlines()
-        if json.loads(line)["prompt"] == marker
+        if json.loads(line)["prompt"] == prompt
     ]
     argv = turn["argv"]
     assert argv[argv.index("--model") + 1] == "sonnet"
     assert argv[argv.index("--tools") + 1] == ""
     assert "--system-prompt-file" in argv
-    assert turn["system_prompt"] == "Answer in French."
+    assert turn["system_prompt"] == DEFAULT_BASE_PROMPT  # the proxy's own, in a file
     assert not any(marker in a for a in argv), "user text must never be on argv"
     assert re.search(r"/run-[0-9a-f]+/work$", turn["cwd"]), "each run gets its own empty cwd"

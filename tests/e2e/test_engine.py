@@ -120,6 +120,8 @@ def test_edited_history_never_reaches_the_live_process(
             for m in turns
         ]
         wanted = [m["content"] for m in edited if m["role"] != "system"]
+        if edited[0]["role"] == "system":  # `--system-prompt-mode user`: it opens turn one
+            wanted[0] = f"<instructions>\nnew\n</instructions>\n\n{wanted[0]}"
         assert texts == [*wanted, "next"]
         assert [m["role"] for m in turns] == ["user", "assistant", "user"]
 

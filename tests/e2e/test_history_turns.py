@@ -58,7 +58,14 @@ def sent_turns(request: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def expected(messages: list[Message]) -> list[tuple[str, str]]:
-    return [(m["role"], m["content"]) for m in messages if m["role"] != "system"]
+    """The turns the upstream must get. `--system-prompt-mode user` (the default): the
+    system text opens the first user turn as an instructions block."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    turns = [(m["role"], m["content"]) for m in messages if m["role"] != "system"]
+    if system:
+        role, text = turns[0]
+        turns[0] = (role, f"<instructions>\n{system}\n</instructions>\n\n{text}")
+    return turns
 
 
 def last_request(upstream: FakeAnthropic, marker: str) -> dict[str, Any]:
@@ -109,7 +116,7 @@ def test_three_turn_history_sent_cold_arrives_as_real_turns(
     assert chat(proxy.url, messages) == f"A3 {marker}"
     assert_real_turns(upstream, marker, messages)
     request = last_request(upstream, marker)
-    assert "Be brief." in str(request["body"]["system"])
+    assert "Be brief." not in str(request["body"]["system"])  # it is in the first user turn
 
 
 def test_three_turn_history_after_kill_9_and_a_restart(

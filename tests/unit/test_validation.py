@@ -74,7 +74,7 @@ def test_nested_enum_names_the_role(validator):
 @pytest.mark.parametrize(
     ("extra", "param"),
     [
-        ({"n": 2}, "n"),
+        ({"n": 0}, "n"),
         ({"temperature": "hot"}, "temperature"),
         ({"stream_options": {"include_usage": "yes"}}, "stream_options.include_usage"),
         ({"stop": ["a", 5]}, "stop.1"),

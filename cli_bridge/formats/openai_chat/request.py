@@ -256,4 +256,12 @@ def input_from_messages(
         raise InvalidRequest(
             f"messages.{i}.content must not be empty", param=f"messages.{i}.content"
         )
-    return _writable(CliInput(chat.system, last["content"], tuple(before)))
+    return _writable(CliInput(chat.system, _plain(last["content"]), tuple(before)))
+
+
+def _plain(content: UserContent) -> UserContent:
+    """A turn of one text block as its text: the stdin line the CLI has always been given
+    (the live-process digest counts the two forms as the same)."""
+    if isinstance(content, list) and len(content) == 1 and content[0]["type"] == "text":
+        return content[0]["text"]
+    return content
