@@ -169,3 +169,21 @@ def test_structured_turn_is_not_parked(base_settings: Settings, contract: Contra
             model="sonnet", messages=[{"role": "user", "content": f"plain {marker}"}]
         )
         assert sessions.stats()["parked_total"] == 1
+
+
+def test_stop_never_cuts_the_object(
+    openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
+):
+    """`stop` applies to text; the structured answer is the whole object (here its prose and
+    its JSON both hold the stop sequence)."""
+    directive = fake_directive(structured=ADA, reply="prose about Ada")
+    completion = openai_client.chat.completions.parse(
+        model="sonnet",
+        messages=[{"role": "user", "content": f"who {marker} {directive}"}],
+        response_format=Person,
+        stop=["Ada"],
+        max_completion_tokens=500,
+    )
+    assert completion.choices[0].message.parsed == Person(**ADA)
+    assert completion.choices[0].finish_reason == "stop"
+    assert upstream_requests(upstream, marker)[0]["body"]["max_tokens"] == 500
