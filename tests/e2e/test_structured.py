@@ -4,6 +4,7 @@ checked JSON object, with the openai SDK's `.parse()` / `.stream()` and a Pydant
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 
 import httpx
@@ -11,6 +12,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from cli_bridge.engine.pool import PoolStats
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
 from conformance.fake_replies import last_user_text
 from handlers.config.settings import Settings
@@ -187,3 +189,44 @@ def test_stop_never_cuts_the_object(
     assert completion.choices[0].message.parsed == Person(**ADA)
     assert completion.choices[0].finish_reason == "stop"
     assert upstream_requests(upstream, marker)[0]["body"]["max_tokens"] == 500
+
+
+def schema_warm(stats: PoolStats) -> bool:
+    return any("+schema:" in label and n for label, n in stats["warm_by_key"].items())
+
+
+def test_warm_pool_keys_processes_by_schema(
+    base_settings: Settings, upstream: FakeAnthropic, contract: Contract, marker: str
+):
+    """A warm process without the schema never serves a structured request; the pool learns
+    the schema's key from traffic, and its warm process (schema sent at spawn) then does."""
+    hook = {"response": [contract.hook]}
+    with (
+        serve(replace(base_settings, pool_size=1)) as running,
+        httpx.Client(timeout=60, event_hooks=hook) as http,
+    ):
+        client = openai.OpenAI(base_url=running.v1, api_key="sk-x", max_retries=0, http_client=http)
+        pool = running.state.bridge.pool
+        deadline = time.monotonic() + 20
+        while not pool.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.pids(), "the seed key's warm process"
+        served_warm = []
+        for i in range(4):
+            hits = pool.hits
+            content = f"who {marker} {i} {fake_directive(structured=ADA)}"
+            completion = client.chat.completions.parse(
+                model="sonnet",
+                messages=[{"role": "user", "content": content}],
+                response_format=Person,
+            )
+            assert completion.choices[0].message.parsed == Person(**ADA)
+            served_warm.append(pool.hits > hits)
+            if i < 3:  # let the pool warm a process for the key it has now seen
+                deadline = time.monotonic() + 20
+                while not schema_warm(pool.stats()) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        assert served_warm[0] is False, "the seed's warm process has no schema"
+        assert any(served_warm), "a warm process of the schema's key served"
+        for sent in upstream_requests(upstream, marker):
+            assert "StructuredOutput" in [t["name"] for t in sent["body"]["tools"]]
