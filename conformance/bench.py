@@ -10,92 +10,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 
 import httpx
 
-from conformance.bench_harness import Bench, Proxy, delta_text, median, pct, table
+from conformance.bench_harness import (
+    COLD,
+    Bench,
+    added_inside,
+    delta_text,
+    inside_rows,
+    median,
+    ms,
+    pct,
+    stream,
+    table,
+    turns_inside,
+    wait_warm,
+)
 from conformance.cli_install import ensure_claude
 from conformance.fake_anthropic import fake_directive
-
-COLD = ("--pool-size", "0", "--session-idle", "0")
-
-
-def is_content(line: str) -> bool:
-    return line.startswith("data: {") and '"content":"' in line and '"content":""' not in line
-
-
-@dataclass
-class Answer:
-    sent: float  # when the client sent the request
-    chunks: list[tuple[float, str]]  # (arrival, SSE line) of each content chunk
-
-    @property
-    def ttft(self) -> float:
-        return self.chunks[0][0] - self.sent
-
-    @property
-    def text(self) -> str:
-        return "".join(piece for _, piece in self.pieces())
-
-    def pieces(self) -> list[tuple[float, str]]:
-        return [(at, json.loads(c[5:])["choices"][0]["delta"]["content"]) for at, c in self.chunks]
-
-
-def stream(client: httpx.Client, url: str, messages: list[dict], model: str = "opus") -> Answer:
-    body = {"model": model, "messages": messages, "stream": True}
-    answer = Answer(time.monotonic(), [])
-    with client.stream("POST", f"{url}/v1/chat/completions", json=body) as r:
-        r.raise_for_status()
-        for line in r.iter_lines():
-            now = time.monotonic()  # before any parsing
-            if is_content(line):
-                answer.chunks.append((now, line))
-    if not answer.chunks:
-        raise RuntimeError("no content streamed")
-    return answer
-
-
-def turns_inside(trace: list[tuple[float, str, int, str]]) -> list[tuple[float, int, float]]:
-    """(stdin write, pid, first text_delta line read after it) for each user turn written."""
-    out: list[list] = []
-    open_turn: dict[int, int] = {}
-    for at, what, pid, _ in trace:
-        if what == "write":
-            open_turn[pid] = len(out)
-            out.append([at, pid, None])
-        elif what == "line" and pid in open_turn:
-            out[open_turn.pop(pid)][2] = at
-    return [tuple(turn) for turn in out]  # type: ignore[misc]
-
-
-def added_inside(answers: list[Answer], turns: list, starts: list[float]) -> dict[str, list]:
-    """Proxy time on the TTFT path: request sent → CLI started (or input written to a warm
-    or live one), and first delta read from the CLI → client has it."""
-    before = [start - a.sent for a, start in zip(answers, starts, strict=True)]
-    after = [a.chunks[0][0] - t[2] for a, t in zip(answers, turns, strict=True)]
-    added = [b + c for b, c in zip(before, after, strict=True)]
-    return {"before": before, "after": after, "added": added}
-
-
-def inside_rows(inside: dict[str, list], start: str) -> list[list[str]]:
-    return [
-        ["added by the proxy, measured inside (median)", ms(median(inside["added"]), 2)],
-        [f"… request sent → {start} (median)", ms(median(inside["before"]), 2)],
-        [
-            "… first delta read from the CLI → client has it (median)",
-            ms(median(inside["after"]), 2),
-        ],
-    ]
-
-
-def ms(seconds: float, digits: int = 0) -> str:
-    return f"{seconds * 1000:.{digits}f} ms"
 
 
 def bench_ttft(bench: Bench, runs: int) -> dict[str, float]:
@@ -121,15 +58,6 @@ def bench_ttft(bench: Bench, runs: int) -> dict[str, float]:
     ]
     print(table(f"Time to first token, cold start ({runs} runs each)", ["", "value"], rows))
     return {"direct": md, "cold": mp, "added": median(inside["added"]), "difference": mp - md}
-
-
-def wait_warm(proxy: Proxy, count: int = 1, settle: float = 1.5) -> None:
-    deadline = time.monotonic() + 60
-    while proxy.health()["pool"]["warm"] < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the pool did not refill")
-        time.sleep(0.05)
-    time.sleep(settle)  # a warm process has normally waited longer than this
 
 
 def bench_warm(bench: Bench, runs: int, cold: float) -> dict[str, float]:
