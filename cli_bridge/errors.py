@@ -6,6 +6,8 @@ the envelope of the request's API surface (handlers/errors.py), never guessing f
 
 from __future__ import annotations
 
+MAX_RETRY_AFTER = 3600.0  # seconds
+
 
 class ProxyError(Exception):
     """Base: an error that becomes an error response of whichever surface was asked."""
@@ -35,6 +37,9 @@ class ProxyError(Exception):
             self.status = status
         if type is not None:
             self.type = type
+        # A hint parsed from upstream text may be absurd (`inf`): keep it a sane header value.
+        if retry_after is not None and not 0 <= retry_after <= MAX_RETRY_AFTER:
+            retry_after = MAX_RETRY_AFTER if retry_after > MAX_RETRY_AFTER else None
         self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:

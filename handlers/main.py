@@ -4,7 +4,7 @@
 Shutdown (SIGTERM/SIGINT): uvicorn stops accepting and lets in-flight requests finish for up
 to --shutdown-timeout; meanwhile the bridge drains (warm and parked CLI processes leave at
 once, no new ones start). Then the lifespan kills every remaining CLI process group. The
-bridge's OrphanGuard covers the exits that skip the lifespan (see cli_bridge/reaper.py).
+bridge's OrphanGuard covers the exits that skip the lifespan (see cli_bridge/engine/reaper.py).
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def _token_info(token: str, request: Any) -> dict[str, str] | None:
 
 def caller_id() -> str | None:
     """Which configured key this request used (a digest, never the key), or None without
-    keys. Live CLI processes are never shared between callers (cli_bridge/conversation.py)."""
+    keys. Live CLI processes are never shared between callers (cli_bridge/engine/history.py)."""
     keys = _configured_keys(current_request)
     if not keys:
         return None

@@ -84,8 +84,8 @@ async def open_stream(
     try:
         while (remaining := deadline - time.monotonic()) > 0:
             event = await turn.next(timeout=remaining)
-            if event is None:
-                break
+            if event is None:  # ended without a result before anything was sent: a status
+                raise no_result()
             early.append(event)
             if _opens_stream(event):
                 break

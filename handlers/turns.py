@@ -9,7 +9,7 @@ turn, answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
@@ -98,7 +98,7 @@ def conversation_header() -> str | None:
 async def answer(
     model: str,
     messages: Sequence[Any],
-    convert: Callable[[], TurnInput],
+    convert: Callable[[], Awaitable[TurnInput]],
     reply: Reply,
     *,
     param: str = "messages",
@@ -107,7 +107,8 @@ async def answer(
     """Run one turn for `model` and answer it as `reply` says.
 
     `messages` (found at `param` in the body) is what the limits count; `convert` runs after
-    them, so an oversized request is refused before any conversion work. `controls`: the
+    them, so an unknown model or an oversized request is refused before any conversion work
+    (image downloads included). `controls`: the
     output limit and effort the CLI process is started with, and the stop sequences the
     answer is cut at (stopping.py).
     """
@@ -121,7 +122,8 @@ async def answer(
         max_chars=app.settings.max_message_chars,
     )
     settings = app.settings
-    given = place_instructions(convert(), settings.system_prompt_mode, settings.base_system_prompt)
+    converted = await convert()
+    given = place_instructions(converted, settings.system_prompt_mode, settings.base_system_prompt)
     cli_request = CliRequest(
         entry.cli_model,
         given.prompt,

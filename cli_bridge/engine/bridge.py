@@ -322,9 +322,11 @@ class ClaudeBridge:
             if not await worker.send(request.prompt) and reused:
                 raise _StaleWorker
             while line := await self._next_line(worker, deadline):
-                if not got_output:  # the CLI has loaded its history: off the disk with it
+                # The CLI has loaded its history once it prints a line of its own (the answer to
+                # an `initialize` control request comes first and proves nothing): off the disk.
+                if not got_output and b'"control_response"' not in line[:64]:
                     worker.drop_transcript()
-                got_output = True
+                    got_output = True
                 try:
                     event = event_from_line(line)
                 except MalformedLine as exc:

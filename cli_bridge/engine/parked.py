@@ -3,7 +3,7 @@
 In stream-json input mode the CLI keeps the conversation in memory between turns, and a
 second user line on the same process is answered in ~0.05 s instead of a ~0.5 s cold start.
 A parked process is found again only by the digest of the exact history it holds (see
-conversation.py), so it can never answer a different conversation. It leaves after the idle
+history.py), so it can never answer a different conversation. It leaves after the idle
 window, or at once when a request needs its slot.
 """
 

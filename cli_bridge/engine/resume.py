@@ -74,10 +74,16 @@ def write_transcript(
     text = render_transcript(
         history, session_id=session_id, cwd=real, version=CLI_VERSION, model=model
     )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     written = ResumeFile(session_id, path, shared)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        for attempt in (1, 2):
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                break
+            except FileNotFoundError:  # a shared folder another run just removed as empty
+                if attempt == 2:
+                    raise
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
     except BaseException:

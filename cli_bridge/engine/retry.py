@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 from ..errors import ProxyError
 
-OVERLOADED = frozenset({529, 503})
-
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:

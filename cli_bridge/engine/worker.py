@@ -144,9 +144,9 @@ class WorkerFactory:
             max_output_tokens=key.max_output_tokens,
         )
         resumed: ResumeFile | None = None
-        if cfg.tracer is not None:
-            cfg.tracer("spawn", 0, None)
         try:
+            if cfg.tracer is not None:
+                cfg.tracer("spawn", 0, None)
             if history:
                 try:
                     resumed = write_transcript(
@@ -180,7 +180,11 @@ class WorkerFactory:
         if cfg.debug:
             log.info("[subprocess] spawned pid=%s argv=%s", proc.pid, argv)
         if key.output_schema is not None:  # on stdin, never argv; a dead CLI shows at send()
-            await proc.write(initialize_line(json.loads(key.output_schema)))
+            try:
+                await proc.write(initialize_line(json.loads(key.output_schema)))
+            except BaseException:  # e.g. the request was cancelled while the pipe was full
+                worker.retire(cfg.kill_grace, polite=False)
+                raise
         return worker
 
     def _gone(self, worker: Worker) -> None:

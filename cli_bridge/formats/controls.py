@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
 
-# The CLI's --effort levels (`claude --help`), sent upstream as `output_config.effort`.
-CliEffort: TypeAlias = Literal["low", "medium", "high", "xhigh", "max"]
+from ..protocol.argv import CliEffort  # sent upstream as `output_config.effort`
+
+__all__ = ["CliEffort", "GenerationControls"]
 
 
 @dataclass(frozen=True, slots=True)

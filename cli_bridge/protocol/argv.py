@@ -1,8 +1,10 @@
-"""The CLI command line. Nothing a client sent ever lands here except a catalogue-checked model."""
+"""The CLI command line. Nothing a client sent ever lands here but a catalogue-checked model
+and an effort level from the fixed list below; prompts travel on stdin, system text in files."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, TypeAlias, get_args
 
 BASE_FLAGS = (
     "-p",
@@ -16,7 +18,8 @@ BASE_FLAGS = (
 
 # `claude --help`: "--effort <level>  Effort level for the current session (low, medium, high,
 # xhigh, max)".
-EFFORT_LEVELS = frozenset({"low", "medium", "high", "xhigh", "max"})
+CliEffort: TypeAlias = Literal["low", "medium", "high", "xhigh", "max"]
+EFFORT_LEVELS = frozenset(get_args(CliEffort))
 
 # No user/project settings, CLAUDE.md or MCP servers pulled in from the machine.
 ISOLATION_FLAGS = ("--setting-sources", "", "--strict-mcp-config", "--no-session-persistence")

@@ -68,7 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         flag(name)
     for name in ("--append-system-prompt-file", "--permission-mode", "--max-turns"):
         flag(name)
-    for name in ("--fallback-model", "--session-id", "--json-schema", "--setting-sources"):
+    for name in (
+        "--fallback-model",
+        "--session-id",
+        "--json-schema",
+        "--setting-sources",
+        "--effort",
+    ):
         flag(name)
     flag("-r", "--resume")
     for name in ("--tools", "--allowedTools", "--allowed-tools", "--disallowedTools"):

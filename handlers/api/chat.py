@@ -58,13 +58,12 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
         reply = turns.Streamed(ChatStreamEncoder(chunks))
     else:
         reply = turns.Collected(CompletionBuilder(*ids, structured=structured))
-    # URL images are fetched now, all at once; the conversion reads them from `image`.
-    image = await resolve_images(messages, state.current().settings)
     metadata = body.get("metadata")
-    return await turns.answer(
-        body["model"],
-        messages,
-        lambda: chat_input(messages, metadata, image, schema),
-        reply,
-        controls=controls,
-    )
+
+    async def convert() -> turns.TurnInput:
+        # URL images are fetched here (after the model and the limits were checked), all at
+        # once; the conversion reads them from `image`.
+        image = await resolve_images(messages, state.current().settings)
+        return chat_input(messages, metadata, image, schema)
+
+    return await turns.answer(body["model"], messages, convert, reply, controls=controls)

@@ -74,6 +74,14 @@ def seconds(value: str) -> float:
     return n
 
 
+def interval(value: str) -> float:
+    """A float > 0 (a keep-alive or request timeout of 0 would flood or refuse everything)."""
+    n = number(value)
+    if not n > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return n
+
+
 def switch(value: str) -> bool:
     """An on/off environment variable (`DEBUG_SUBPROCESS=true`): anything else is off."""
     return value.strip().lower() in TRUE

@@ -56,3 +56,12 @@ def test_overrides_are_per_instance():
 )
 def test_retry_after_header_is_a_whole_number_of_at_least_one_second(retry_after, header):
     assert RateLimited("slow down", retry_after=retry_after).headers() == {"Retry-After": header}
+
+
+@pytest.mark.parametrize(
+    ("hint", "header"), [(float("inf"), "3600"), (1e300, "3600"), (float("nan"), None), (2.4, "2")]
+)
+def test_retry_after_stays_a_sane_header(hint, header):
+    """A hint parsed from upstream text ("retry in 9999…9 s") must never crash the answer."""
+    err = RateLimited("slow down", retry_after=hint)
+    assert err.headers().get("Retry-After") == header

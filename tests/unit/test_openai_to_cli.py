@@ -368,7 +368,7 @@ def test_property_convert_or_invalid_request(messages):
         + [prompt_text(t["content"]) for t in cli.history]
     )
     for m in messages:
-        if m["content"]:
+        if m["content"] and m["content"].strip():  # blank text is left out on purpose
             assert m["content"] in told
 
 

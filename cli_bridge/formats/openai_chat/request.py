@@ -27,9 +27,8 @@ from typing import Literal, Required, TypeAlias, TypedDict
 
 from ...errors import InvalidRequest
 from ...protocol.blocks import CliMessage, ContentBlock, UserContent
-from .turns import IMAGE_PARTS, ImageConverter, turns_from_messages
+from .turns import IMAGE_PARTS, INSTRUCTION_ROLES, ImageConverter, turns_from_messages
 
-INSTRUCTION_ROLES = ("system", "developer")
 TOOL_ROLES = ("tool", "function")
 CONTINUE_PROMPT = "Continue the conversation: write the next assistant message."
 TEXT_PART_TYPES = ("text", "input_text", "output_text", "refusal")
@@ -189,7 +188,7 @@ def flattened_input(
         elif prompt:
             prompt = f"{lead}\n\n{prompt}"
         else:
-            prompt = f"{lead}\n\nContinue the conversation: write the next assistant message."
+            prompt = f"{lead}\n\n{CONTINUE_PROMPT}"
     if isinstance(prompt, str) and not prompt.strip():
         raise InvalidRequest(f"{where} must not be empty", param=where)
     return _writable(CliInput(system_prompt=system_prompt, prompt=prompt, flattened=True))
