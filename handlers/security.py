@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .config.settings import Settings
 
 # Reachable without a key: liveness and the published contract.
-OPEN_PATHS = frozenset({"/health", "/openapi.json", "/ui"})
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/openapi.yaml", "/ui"})
 OPEN_PREFIXES = ("/ui/",)
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 

@@ -1,7 +1,7 @@
 """Route handlers: the operationId targets of openapi.yaml, one module per resource. Thin:
 request -> bridge call -> response.
 
-openapi.yaml names operations as OpenAI's spec does (`createChatCompletion`); `resolve` finds
+openapi.yaml names operations as OpenAI's spec does (`createChatCompletion`); `route_for` finds
 the function of the same name in snake case among the routes below, so the spec never
 hard-codes a module path.
 """

@@ -29,7 +29,7 @@ class RequestInfo:
     method: str
     path: str
     started: float = field(default_factory=time.monotonic)
-    model: str | None = None  # catalogue id, set by the chat handler
+    model: str | None = None  # catalogue id, set by the request path (handlers/turns.py)
 
 
 _current: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
@@ -62,7 +62,7 @@ def route_of(scope: Scope) -> str:
     operation = routing.get("operation_id")
     if operation:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", str(operation)).lower()
-    if scope["path"] == "/openapi.json" or scope["path"].startswith("/ui"):
+    if scope["path"] in ("/openapi.json", "/openapi.yaml") or scope["path"].startswith("/ui"):
         return "swagger_ui"
     return "-"
 

@@ -72,6 +72,13 @@ def test_every_protected_route_needs_the_key(guarded, contract, path):
     contract.check(ok)
 
 
+@pytest.mark.parametrize("path", ["/openapi.json", "/openapi.yaml"])
+def test_the_published_contract_needs_no_key(guarded, path):
+    r = guarded.client.get(path)
+    assert r.status_code == 200
+    assert "createChatCompletion" in r.text
+
+
 def test_unknown_paths_need_the_key_too(guarded, contract):
     refused(contract, guarded.client.get("/v2/secret"), 401, "invalid_api_key")
     refused(contract, guarded.client.get("/v2/secret", headers=AUTH), 404)
