@@ -29,17 +29,16 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from cli_bridge.engine.resume import write_transcript
 from cli_bridge.protocol.argv import build_argv
 from cli_bridge.protocol.environment import child_env
 from cli_bridge.protocol.stdin import user_line
-from cli_bridge.protocol.transcript import render_transcript, transcript_path
 from cli_bridge.replay.transcripts import SUFFIX, Transcript, load_transcript, scenario_names
-from conformance.cli_install import CLI_VERSION, cli_version, ensure_claude
+from conformance.cli_install import cli_version, ensure_claude
 from conformance.fake_anthropic import FakeAnthropic
 from conformance.scenarios import BY_NAME, SCENARIOS, Scenario
 from conformance.transcript_diff import compare
@@ -123,20 +122,6 @@ def _upstream_summary(
     }
 
 
-def _write_history(scenario: Scenario, home: Path, cwd: Path) -> str | None:
-    """The transcript the engine would write for `scenario.history`; its session id."""
-    if not scenario.history:
-        return None
-    session = str(uuid.uuid4())
-    path = transcript_path(home / ".claude", cwd, session)
-    path.parent.mkdir(parents=True)
-    text = render_transcript(
-        scenario.history, session_id=session, cwd=cwd, version=CLI_VERSION, model="opus"
-    )
-    path.write_text(text, encoding="utf-8")
-    return session
-
-
 def run_scenario(scenario: Scenario, claude_bin: str, fake: FakeAnthropic) -> Transcript:
     """Run the CLI once for `scenario` and return its normalised transcript."""
     root = Path(tempfile.mkdtemp(prefix="claude-record-")).resolve()
@@ -149,10 +134,6 @@ def run_scenario(scenario: Scenario, claude_bin: str, fake: FakeAnthropic) -> Tr
         if scenario.system_prompt is not None:
             system_file = run_dir / "system-prompt.txt"
             system_file.write_text(scenario.system_prompt, encoding="utf-8")
-        session = _write_history(scenario, home, run_dir / "work")
-        argv = build_argv(
-            claude_bin, scenario.cli_model, system_prompt_file=system_file, resume=session
-        )
         extra = {
             "ANTHROPIC_BASE_URL": fake.url,
             "ANTHROPIC_API_KEY": "sk-record-not-secret",
@@ -160,6 +141,16 @@ def run_scenario(scenario: Scenario, claude_bin: str, fake: FakeAnthropic) -> Tr
             **scenario.env,
         }
         env = child_env({"PATH": os.environ.get("PATH", "")}, extra, tmpdir=str(run_dir / "tmp"))
+        # The history goes in exactly as the engine writes it (removed with `root` below).
+        session = None
+        if scenario.history:
+            written = write_transcript(
+                scenario.history, env=env, cwd=run_dir / "work", model="opus", shared=False
+            )
+            session = written.session_id
+        argv = build_argv(
+            claude_bin, scenario.cli_model, system_prompt_file=system_file, resume=session
+        )
         stdin_line = user_line(scenario.prompt)
         norm = Normaliser(
             {

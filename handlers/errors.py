@@ -157,10 +157,6 @@ class ErrorResponse:
         await response(scope, receive, send)
 
 
-def error_asgi(exc: ProxyError) -> ErrorResponse:
-    return ErrorResponse(exc)
-
-
 def proxy_error_response(exc: ProxyError, path: str) -> ConnexionResponse:
     return ConnexionResponse(
         status_code=exc.status,

@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..protocol.blocks import CliMessage, ContentBlock, UserContent
+from ..protocol.blocks import CliMessage, UserContent, as_blocks
 from ..protocol.events import AssistantBlock, CliEvent
 from ..protocol.instructions import SystemFlag
 from ..protocol.text import TextAssembler
@@ -54,13 +54,6 @@ class ProcessKey:
         return label
 
 
-def _blocks(content: UserContent) -> list[ContentBlock]:
-    """One form for a turn's content: a string is one text block, `""` none (as turns.py)."""
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    return list(content)
-
-
 def held_turns(
     history: Sequence[CliMessage], prompt: UserContent, reply: str
 ) -> tuple[CliMessage, ...]:
@@ -84,7 +77,7 @@ def conversation_digest(
     sends the same visible history: with tools on, a CLI also holds tool results the client
     never saw. `conversation_id` (optional, the client's) tells apart two conversations of
     one owner whose turns are identical so far."""
-    canonical = [[t["role"], _blocks(t["content"])] for t in turns]
+    canonical = [[t["role"], as_blocks(t["content"])] for t in turns]
     payload = [
         key.cli_model,
         key.system_prompt,

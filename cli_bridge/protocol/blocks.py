@@ -72,3 +72,10 @@ class AssistantMessage(TypedDict):
     stop_reason: str | None
     stop_sequence: str | None
     usage: Usage
+
+
+def as_blocks(content: UserContent) -> list[ContentBlock]:
+    """One form for a turn's content: a string is one text block, `""` none."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return list(content)

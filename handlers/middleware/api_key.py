@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import InvalidApiKey, error_asgi
+from ..errors import ErrorResponse, InvalidApiKey
 from ..security import has_valid_key, needs_key, presented_keys
 
 
@@ -31,4 +31,4 @@ class ApiKeyGuard:
             if presented_keys(headers)
             else "You didn't provide an API key. Send it as `Authorization: Bearer <key>`."
         )
-        await error_asgi(InvalidApiKey(message))(scope, receive, send)
+        await ErrorResponse(InvalidApiKey(message))(scope, receive, send)

@@ -7,7 +7,7 @@ import logging
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import BodyTooLarge, UnsupportedMediaType, error_asgi
+from ..errors import BodyTooLarge, ErrorResponse, UnsupportedMediaType
 from ._text import shown
 
 log = logging.getLogger("claude_max_api")
@@ -42,7 +42,7 @@ class BodyGuard:
         headers = Headers(scope=scope)
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await error_asgi(self.too_large())(scope, receive, send)
+            await ErrorResponse(self.too_large())(scope, receive, send)
             return
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
         if scope["method"] not in BODY_METHODS or not has_body:
@@ -53,7 +53,7 @@ class BodyGuard:
             error = UnsupportedMediaType(
                 f"Invalid Content-type ({given}), expected ['application/json']"
             )
-            await error_asgi(error)(scope, receive, send)
+            await ErrorResponse(error)(scope, receive, send)
             return
         body = bytearray()
         while True:
@@ -62,7 +62,7 @@ class BodyGuard:
                 return  # the client left before sending its body: nobody to answer
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
-                await error_asgi(self.too_large())(scope, receive, send)
+                await ErrorResponse(self.too_large())(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break

@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import HostNotAllowed, error_asgi
+from ..errors import ErrorResponse, HostNotAllowed
 from ._text import shown
 
 _HOST_OK = "claude_max_api.host_ok"
@@ -42,4 +42,4 @@ class HostGuard:
                 f"Host header {host!r} is not allowed. If this is how clients reach the proxy, "
                 "start it with --allowed-host <name> (CLAUDE_PROXY_ALLOWED_HOSTS)."
             )
-            await error_asgi(error)(scope, receive, send)
+            await ErrorResponse(error)(scope, receive, send)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import OriginNotAllowed, error_asgi
+from ..errors import ErrorResponse, OriginNotAllowed
 from ._text import shown
 
 
@@ -37,7 +37,7 @@ class OriginGuard:
             f"Requests from web pages at {shown(origin)!r} are not allowed. To let a browser "
             "app use the proxy, start it with --cors-origin <origin> (and an API key)."
         )
-        await error_asgi(error)(scope, receive, send)
+        await ErrorResponse(error)(scope, receive, send)
 
     def allows(self, origin: str, scope: Scope, headers: Headers) -> bool:
         origin = origin.strip().rstrip("/").lower()

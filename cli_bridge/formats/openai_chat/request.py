@@ -26,8 +26,15 @@ from dataclasses import dataclass
 from typing import Literal, Required, TypeAlias, TypedDict
 
 from ...errors import InvalidRequest
-from ...protocol.blocks import CliMessage, ContentBlock, UserContent
-from .turns import IMAGE_PARTS, INSTRUCTION_ROLES, ImageConverter, turns_from_messages
+from ...protocol.blocks import CliMessage, ContentBlock, UserContent, as_blocks
+from .turns import (
+    IMAGE_PARTS,
+    INSTRUCTION_ROLES,
+    ImageConverter,
+    check_writable,
+    text_of_part,
+    turns_from_messages,
+)
 
 TOOL_ROLES = ("tool", "function")
 CONTINUE_PROMPT = "Continue the conversation: write the next assistant message."
@@ -68,11 +75,7 @@ def _part_text(part: object, where: str) -> str:
             "send text parts (`text` or `input_text`)",
             param=f"{where}.type",
         )
-    value = part.get("refusal") if kind == "refusal" else part.get("text")
-    if not isinstance(value, str):
-        field = "refusal" if kind == "refusal" else "text"
-        raise InvalidRequest(f"content part of type `{kind}` needs a string `{field}`", param=where)
-    return value
+    return text_of_part(part, kind, where)
 
 
 def text_from_content(content: object, param: str) -> str:
@@ -191,18 +194,8 @@ def flattened_input(
             prompt = f"{lead}\n\n{CONTINUE_PROMPT}"
     if isinstance(prompt, str) and not prompt.strip():
         raise InvalidRequest(f"{where} must not be empty", param=where)
-    return _writable(CliInput(system_prompt=system_prompt, prompt=prompt, flattened=True))
-
-
-def _writable(given: CliInput) -> CliInput:
-    """400 for text the CLI cannot be given: `"\ud800"` in the request JSON is no UTF-8."""
-    try:
-        json.dumps([given.prompt, given.system_prompt, given.history], ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise InvalidRequest(
-            "messages contain a lone UTF-16 surrogate (invalid Unicode)", param="messages"
-        ) from None
-    return given
+    check_writable([prompt, system_prompt])
+    return CliInput(system_prompt=system_prompt, prompt=prompt, flattened=True)
 
 
 def needs_flattening(messages: Sequence[ChatMessage]) -> bool:
@@ -221,10 +214,7 @@ def needs_flattening(messages: Sequence[ChatMessage]) -> bool:
 
 
 def _is_empty(content: UserContent) -> bool:
-    blocks: list[ContentBlock] = (
-        [{"type": "text", "text": content}] if isinstance(content, str) else content
-    )
-    return all(b["type"] == "text" and not b["text"].strip() for b in blocks)
+    return all(b["type"] == "text" and not b["text"].strip() for b in as_blocks(content))
 
 
 def _without_blank_text(content: UserContent) -> UserContent:
@@ -249,13 +239,13 @@ def input_from_messages(
     if any(_is_empty(turn["content"]) for turn in before):
         return flattened_input(messages, image=image)
     if last["role"] == "assistant":
-        return _writable(CliInput(chat.system, CONTINUE_PROMPT, tuple(turns)))
+        return CliInput(chat.system, CONTINUE_PROMPT, tuple(turns))
     if _is_empty(last["content"]):
         i = max(i for i, m in enumerate(messages) if m["role"] not in INSTRUCTION_ROLES)
         raise InvalidRequest(
             f"messages.{i}.content must not be empty", param=f"messages.{i}.content"
         )
-    return _writable(CliInput(chat.system, _plain(last["content"]), tuple(before)))
+    return CliInput(chat.system, _plain(last["content"]), tuple(before))
 
 
 def _plain(content: UserContent) -> UserContent:

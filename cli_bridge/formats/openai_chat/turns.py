@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import InvalidRequest
-from ...protocol.blocks import CliMessage, ContentBlock, ImageBlock, TextBlock, ToolResultBlock
+from ...protocol.blocks import (
+    CliMessage,
+    ContentBlock,
+    ImageBlock,
+    TextBlock,
+    ToolResultBlock,
+    as_blocks,
+)
 
 INSTRUCTION_ROLES = ("system", "developer")
 USER_TEXT_PARTS = ("text", "input_text")
@@ -51,7 +58,7 @@ class ChatTurns:
     turns: list[CliMessage]
 
 
-def _text_of(part: Mapping[str, Any], kind: str, where: str) -> str:
+def text_of_part(part: Mapping[str, Any], kind: str, where: str) -> str:
     field = "refusal" if kind == "refusal" else "text"
     value = part.get(field)
     if not isinstance(value, str):
@@ -76,7 +83,7 @@ def _parts(
             raise InvalidRequest("each content part must be an object", param=where)
         kind = part.get("type")
         if kind in allowed:
-            blocks.append({"type": "text", "text": _text_of(part, str(kind), where)})
+            blocks.append({"type": "text", "text": text_of_part(part, str(kind), where)})
         elif kind in IMAGE_PARTS and image is not None:
             blocks.append(image(part, where))
         else:
@@ -165,19 +172,13 @@ def _unanswered(pending: list[str], index: int) -> InvalidRequest:
     )
 
 
-def _blocks(content: str | list[ContentBlock]) -> list[ContentBlock]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    return list(content)
-
-
 def _append(turns: list[CliMessage], role: str, content: str | list[ContentBlock]) -> None:
     """Add a turn, merging it into the last one when the role repeats."""
     if not turns or turns[-1]["role"] != role:
         turns.append({"role": "user" if role == "user" else "assistant", "content": content})
         return
     last = turns[-1]
-    last["content"] = [*_blocks(last["content"]), *_blocks(content)]
+    last["content"] = [*as_blocks(last["content"]), *as_blocks(content)]
 
 
 def turns_from_messages(
@@ -229,10 +230,15 @@ def turns_from_messages(
             "messages must contain at least one user, assistant or tool message", param="messages"
         )
     system = "\n\n".join(instructions) or None
+    check_writable([system, turns])
+    return ChatTurns(system=system, turns=turns)
+
+
+def check_writable(value: object) -> None:
+    """400 for text the CLI cannot be given: `"\ud800"` in the request JSON is no UTF-8."""
     try:
-        json.dumps([system, turns], ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # `"\ud800"` in the request JSON: not writable as UTF-8
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
         raise InvalidRequest(
             "messages contain a lone UTF-16 surrogate (invalid Unicode)", param="messages"
         ) from None
-    return ChatTurns(system=system, turns=turns)
