@@ -23,6 +23,7 @@ from typing import TypedDict
 
 from ..errors import CliFailed, ProxyError, Timeout
 from ..protocol.blocks import CliMessage, UserContent
+from ..protocol.client_tools import ToolSet
 from ..protocol.events import (
     ApiRetry,
     AssistantBlock,
@@ -77,6 +78,10 @@ class CliRequest:
     effort: str | None = None
     # Structured output (structured.py): the schema's canonical JSON text; per process.
     output_schema: str | None = None
+    # The client's tools, offered through the proxy's MCP server (cli_bridge/tools); per
+    # process. When `prompt` holds tool_result blocks, they answer the calls a live process
+    # has open, else the history is resumed with them (tools/resume rules in bridge).
+    tools: ToolSet | None = None
 
     @property
     def key(self) -> ProcessKey:
@@ -87,6 +92,7 @@ class CliRequest:
             max_output_tokens=self.max_output_tokens,
             effort=self.effort,
             output_schema=self.output_schema,
+            tools=self.tools,
         )
 
 

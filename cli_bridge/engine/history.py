@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..protocol.blocks import CliMessage, UserContent, as_blocks
+from ..protocol.client_tools import ToolSet
 from ..protocol.events import AssistantBlock, CliEvent
 from ..protocol.instructions import SystemFlag
 from ..protocol.text import TextAssembler
@@ -36,6 +37,7 @@ class ProcessKey:
     max_output_tokens: int | None = None
     effort: str | None = None
     output_schema: str | None = None
+    tools: ToolSet | None = None
 
     @property
     def label(self) -> str:
@@ -51,6 +53,8 @@ class ProcessKey:
             label += f"+effort:{self.effort}"
         if self.output_schema is not None:
             label += f"+schema:{hashlib.sha256(self.output_schema.encode()).hexdigest()[:8]}"
+        if self.tools is not None:
+            label += f"+tools:{self.tools.digest[:8]}"
         return label
 
 
@@ -90,6 +94,8 @@ def conversation_digest(
     ]
     if key.output_schema is not None:  # never parked today (bridge._park), keyed all the same
         payload.append(key.output_schema)
+    if key.tools is not None:
+        payload.append(key.tools.digest)
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()
 

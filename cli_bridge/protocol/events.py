@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from .client_tools import ToolCall
 from .wire import USAGE_COUNTS, JsonObject, JsonValue, OutputTokensDetails, Usage
 
 # The content-block types of the Messages API the bridge tells apart; any other is "other".
@@ -43,6 +44,7 @@ class MessageStart:
 
     message_id: str | None
     model: str | None
+    usage: Usage | None = None  # the input side (output counts arrive with MessageDelta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,17 @@ class BlockStart:
     message_id: str | None
     index: int
     kind: BlockKind
+    tool_id: str | None = None  # kind "tool_use": the call's id and the name the model used
+    tool_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InputJsonDelta:
+    """A fragment of a tool_use block's arguments, as JSON text."""
+
+    message_id: str | None
+    index: int
+    partial_json: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +83,7 @@ class ThinkingDelta:
 class MessageDelta:
     message_id: str | None
     stop_reason: str | None
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,10 @@ class AssistantBlock:
     is_api_error: bool = False
     api_error_status: int | None = None
     raw: JsonObject = field(default_factory=dict, repr=False)
+    # kind "tool_use": the call's id, the name the model used and its arguments.
+    tool_id: str | None = None
+    tool_name: str | None = None
+    tool_input: JsonObject | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +135,16 @@ class Result:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallsPending:
+    """The engine's, not the CLI's: the turn stopped at client tool calls. The process waits
+    with the calls open (cli_bridge/tools) until the client's next request brings results;
+    the answer ends here (OpenAI's finish_reason `tool_calls`). `usage`: this answer's."""
+
+    calls: tuple[ToolCall, ...]
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
 class Other:
     """Any event the bridge does not act on (status, user echoes, control responses, ...)."""
 
@@ -129,6 +157,7 @@ CliEvent = (
     SystemInit
     | MessageStart
     | BlockStart
+    | InputJsonDelta
     | TextDelta
     | ThinkingDelta
     | MessageDelta
@@ -136,6 +165,7 @@ CliEvent = (
     | ApiRetry
     | RateLimitInfo
     | Result
+    | ToolCallsPending
     | Other
 )
 
@@ -243,22 +273,31 @@ def _stream_event(obj: JsonObject) -> CliEvent:
     if etype == "content_block_delta":
         delta = _object(event.get("delta"))
         text, thinking = delta.get("text"), delta.get("thinking")
+        partial = delta.get("partial_json")
         if delta.get("type") == "text_delta" and isinstance(text, str):
             return TextDelta(message_id, index, text)
         if delta.get("type") == "thinking_delta" and isinstance(thinking, str):
             return ThinkingDelta(message_id, index, thinking)
+        if delta.get("type") == "input_json_delta" and isinstance(partial, str):
+            return InputJsonDelta(message_id, index, partial)
     elif etype == "content_block_start":
-        block = event.get("content_block")
-        kind = block_kind(block.get("type")) if isinstance(block, dict) else "other"
-        return BlockStart(message_id, index, kind)
+        block = _object(event.get("content_block"))
+        kind = block_kind(block.get("type"))
+        if kind != "tool_use":
+            return BlockStart(message_id, index, kind)
+        tool_id, name = _str_or_none(block.get("id")), _str_or_none(block.get("name"))
+        return BlockStart(message_id, index, kind, tool_id, name)
     elif etype == "message_start":
         message = _object(event.get("message"))
         return MessageStart(
-            message_id or _str_or_none(message.get("id")), _str_or_none(message.get("model"))
+            message_id or _str_or_none(message.get("id")),
+            _str_or_none(message.get("model")),
+            usage_from_json(message.get("usage")) if "usage" in message else None,
         )
     elif etype == "message_delta":
         stop = _str_or_none(_object(event.get("delta")).get("stop_reason"))
-        return MessageDelta(message_id, stop)
+        usage = usage_from_json(event.get("usage")) if "usage" in event else None
+        return MessageDelta(message_id, stop, usage)
     return Other("stream_event", _str_or_none(etype), obj)
 
 
@@ -268,6 +307,7 @@ def _assistant(obj: JsonObject) -> CliEvent:
     block = _object(content[0] if isinstance(content, list) and content else None)
     kind = block_kind(block.get("type"))
     text = block.get("text") if kind == "text" else block.get("thinking")
+    tool_input = block.get("input") if kind == "tool_use" else None
     return AssistantBlock(
         message_id=_str_or_none(message.get("id")),
         kind=kind,
@@ -275,6 +315,9 @@ def _assistant(obj: JsonObject) -> CliEvent:
         is_api_error=bool(obj.get("is_api_error_message")) or message.get("model") == "<synthetic>",
         api_error_status=_int_or_none(obj.get("api_error_status")),
         raw=obj,
+        tool_id=_str_or_none(block.get("id")) if kind == "tool_use" else None,
+        tool_name=_str_or_none(block.get("name")) if kind == "tool_use" else None,
+        tool_input=tool_input if isinstance(tool_input, dict) else None,
     )
 
 

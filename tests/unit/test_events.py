@@ -100,7 +100,13 @@ def test_c_partial_event_sequence():
         cli_version="2.1.332",
     )
     assert status.raw["status"] == "requesting"
-    assert start == MessageStart(message_id=msg, model="claude-opus-5-5")
+    usage = {
+        "input_tokens": 4418,
+        "output_tokens": 1,
+        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": 0,
+    }
+    assert start == MessageStart(message_id=msg, model="claude-opus-5-5", usage=usage)
     assert block == BlockStart(message_id=msg, index=0, kind="text")
     assert [d1.text, d2.text, d3.text] == [
         "Hello from fake server",
@@ -114,7 +120,9 @@ def test_c_partial_event_sequence():
     assert assistant.text == d1.text + d2.text + d3.text
     assert assistant.is_api_error is False
     assert assistant.api_error_status is None
-    assert mdelta == MessageDelta(message_id=msg, stop_reason="end_turn")
+    assert mdelta == MessageDelta(
+        message_id=msg, stop_reason="end_turn", usage={"output_tokens": 16}
+    )
     assert stop.subtype == "content_block_stop"
     assert mstop.subtype == "message_stop"
     assert result.text == assistant.text
