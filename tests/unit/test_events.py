@@ -120,9 +120,8 @@ def test_c_partial_event_sequence():
     assert assistant.text == d1.text + d2.text + d3.text
     assert assistant.is_api_error is False
     assert assistant.api_error_status is None
-    assert mdelta == MessageDelta(
-        message_id=msg, stop_reason="end_turn", usage={"output_tokens": 16}
-    )
+    delta_usage = {"output_tokens": 16}
+    assert mdelta == MessageDelta(message_id=msg, stop_reason="end_turn", usage=delta_usage)
     assert stop.subtype == "content_block_stop"
     assert mstop.subtype == "message_stop"
     assert result.text == assistant.text
