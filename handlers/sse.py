@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeAlias
 from starlette.responses import Response, StreamingResponse
 
 from cli_bridge import ProxyError
-from cli_bridge.protocol.events import CliEvent, MessageStart, Result, TextDelta
+from cli_bridge.protocol.events import CliEvent, MessageStart, Result, TextDelta, ToolCallsPending
 
 from .errors import RENDERERS, Surface
 from .turn_response import RunningTurn, no_result
@@ -44,8 +44,9 @@ class StreamEncoder(Protocol):
 
     def feed(self, event: CliEvent) -> Sequence[Payload]: ...
 
-    def finish(self, result: Result) -> Sequence[Payload]:
-        """The last payloads of a successful turn."""
+    def finish(self, end: Result | ToolCallsPending) -> Sequence[Payload]:
+        """The last payloads of a successful turn (ended by its result, or at client tool
+        calls)."""
         ...
 
     def error(self, body: Payload) -> Sequence[Payload]:
@@ -66,7 +67,7 @@ def frame(payload: Payload, *, named: bool) -> str:
 
 def _opens_stream(event: CliEvent) -> bool:
     """The upstream has begun answering: from here on, failures are sent as events."""
-    return isinstance(event, MessageStart | TextDelta | Result)
+    return isinstance(event, MessageStart | TextDelta | Result | ToolCallsPending)
 
 
 async def open_stream(
@@ -122,7 +123,7 @@ async def _events(
                     continue
             if event is None:
                 raise no_result()
-            if isinstance(event, Result):
+            if isinstance(event, Result | ToolCallsPending):
                 for payload in encoder.finish(event):
                     yield frame(payload, named=named)
                 break

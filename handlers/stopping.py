@@ -28,6 +28,7 @@ from cli_bridge.protocol.events import (
     MessageStart,
     Result,
     TextDelta,
+    ToolCallsPending,
 )
 from cli_bridge.protocol.text import TextAssembler
 
@@ -106,7 +107,7 @@ class StopAtSequences:
                 self._release_rest()
                 self._cut = "max_tokens"
             self._ready.append(event)
-        elif isinstance(event, Result):
+        elif isinstance(event, Result | ToolCallsPending):
             self._release_rest()
             self._ready.append(event)
             self._ended = True

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from cli_bridge import ProxyError
 from cli_bridge.errors import CliFailed
-from cli_bridge.protocol.events import CliEvent, Result
+from cli_bridge.protocol.events import CliEvent, Result, ToolCallsPending
 
 from .errors import ErrorResponse
 
@@ -32,11 +32,12 @@ class RunningTurn(Protocol):
 
 
 class Collector(Protocol):
-    """One surface's whole answer: fed every event before the result, then built from it."""
+    """One surface's whole answer: fed every event before the end, then built from it (the
+    result, or the engine's ToolCallsPending when the answer stops at client tool calls)."""
 
     def feed(self, event: CliEvent) -> None: ...
 
-    def build(self, result: Result) -> Mapping[str, Any]: ...
+    def build(self, end: Result | ToolCallsPending) -> Mapping[str, Any]: ...
 
 
 def no_result() -> CliFailed:
@@ -46,7 +47,7 @@ def no_result() -> CliFailed:
 
 async def collect(turn: RunningTurn, collector: Collector) -> Mapping[str, Any]:
     while (event := await turn.next()) is not None:
-        if isinstance(event, Result):
+        if isinstance(event, Result | ToolCallsPending):
             return collector.build(event)
         collector.feed(event)
     raise no_result()

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from cli_bridge import CliRequest
 from cli_bridge.formats.controls import GenerationControls
 from cli_bridge.protocol.blocks import CliMessage, UserContent
+from cli_bridge.protocol.client_tools import ToolSet
 from cli_bridge.protocol.instructions import (
     SystemFlag,
     SystemPromptMode,
@@ -49,6 +50,7 @@ class TurnInput:
     conversation_id: str | None = None  # from the body (e.g. `metadata.conversation_id`)
     system_flag: SystemFlag = "replace"  # set by `place_instructions`
     output_schema: str | None = None  # structured output: the schema's canonical JSON text
+    tools: ToolSet | None = None  # the client's tools offered to the model
 
 
 def place_instructions(given: TurnInput, mode: SystemPromptMode, base: str) -> TurnInput:
@@ -136,6 +138,7 @@ async def answer(
         max_output_tokens=controls.max_output_tokens,
         effort=controls.effort,
         output_schema=given.output_schema,
+        tools=given.tools,
     )
     turn: RunningTurn = app.bridge.start_turn(cli_request)
     # A structured answer is the whole checked object or an error: never cut (the model's own

@@ -10,13 +10,17 @@ from typing import Any
 from starlette.responses import Response
 
 from cli_bridge.formats.openai_chat.controls import controls_from_body
-from cli_bridge.formats.openai_chat.request import ChatMessage, input_from_messages
+from cli_bridge.formats.openai_chat.request import (
+    ChatMessage,
+    has_tool_messages,
+    input_from_messages,
+)
 from cli_bridge.formats.openai_chat.response import (
     ChatStreamEncoder,
     ChunkBuilder,
     CompletionBuilder,
 )
-from cli_bridge.formats.openai_chat.structured import output_schema
+from cli_bridge.formats.openai_chat.tools import NO_TOOLS, ToolPlan, tool_plan
 from cli_bridge.formats.openai_chat.turns import ImageConverter
 
 from .. import state, turns
@@ -27,10 +31,10 @@ def chat_input(
     messages: Sequence[ChatMessage],
     metadata: object = None,
     image: ImageConverter | None = None,
-    schema: str | None = None,
+    plan: ToolPlan = NO_TOOLS,
 ) -> turns.TurnInput:
     """`metadata.conversation_id` (OpenAI's free-form string map) names the conversation."""
-    cli = input_from_messages(messages, image=image)
+    cli = input_from_messages(messages, image=image, tools=plan.tools)
     named = metadata.get("conversation_id") if isinstance(metadata, dict) else None
     conversation_id = named.strip() if isinstance(named, str) else ""
     return turns.TurnInput(
@@ -39,7 +43,8 @@ def chat_input(
         cli.history,
         not cli.flattened,
         conversation_id or None,
-        output_schema=schema,
+        output_schema=plan.output_schema,
+        tools=plan.tools,
     )
 
 
@@ -48,22 +53,23 @@ async def create_chat_completion(body: dict[str, Any]) -> Response:
     controls = controls_from_body(body)  # a 400 for an option that cannot be honoured
     # The answer names the model id the client asked for.
     ids = (f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body["model"])
-    schema = output_schema(body.get("response_format"))  # a 400 for a schema it cannot use
-    structured = schema is not None
+    # Tools, tool_choice and response_format: a 400 for what cannot be honoured.
+    plan = tool_plan(body, has_tool_messages(messages))
+    structured = plan.output_schema is not None
     reply: turns.Reply
     if body.get("stream"):
         options = body.get("stream_options") or {}
         include_usage = bool(options.get("include_usage"))
-        chunks = ChunkBuilder(*ids, include_usage=include_usage, structured=structured)
+        chunks = ChunkBuilder(*ids, include_usage=include_usage, structured=structured, plan=plan)
         reply = turns.Streamed(ChatStreamEncoder(chunks))
     else:
-        reply = turns.Collected(CompletionBuilder(*ids, structured=structured))
+        reply = turns.Collected(CompletionBuilder(*ids, structured=structured, plan=plan))
     metadata = body.get("metadata")
 
     async def convert() -> turns.TurnInput:
         # URL images are fetched here (after the model and the limits were checked), all at
         # once; the conversion reads them from `image`.
         image = await resolve_images(messages, state.current().settings)
-        return chat_input(messages, metadata, image, schema)
+        return chat_input(messages, metadata, image, plan)
 
     return await turns.answer(body["model"], messages, convert, reply, controls=controls)

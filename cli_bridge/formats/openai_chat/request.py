@@ -2,11 +2,15 @@
 
 The history reaches the model as the real turns it was (turns.py's rules; the engine resumes
 a transcript of them or finds the live process that holds them). The new turn is the last
-user message's content. Two kinds of request keep the older rendering of the whole
+user turn: the last user message's content, or in an agent loop the tool results (with the
+text of a user message after them). Two kinds of request keep the older rendering of the whole
 conversation as one text prompt (`<conversation_history>…`), and say so with `flattened`:
 
-- a history holding tool calls or tool results: as tool blocks the upstream refuses them
-  unless the request defines tools, which it can only once client tools exist (issue 10);
+- a history holding tool calls or tool results in a request that offers no tools (no
+  `tools`, or `tool_choice: none` with none in the history): as tool blocks the upstream
+  refuses them unless the request defines tools. With tools offered they are real turns,
+  the functions named as the model saw them (`mcp__client__<name>`), checked against the
+  Messages API's rules on tool blocks (protocol/history_rules.py) before anything starts;
 - a conversation whose first turn is the assistant's, or with a turn that has no text (a
   blank message between others): the Messages API wants a user turn first and refuses blank
   turns.
@@ -27,6 +31,8 @@ from typing import Literal, Required, TypeAlias, TypedDict
 
 from ...errors import InvalidRequest
 from ...protocol.blocks import CliMessage, ContentBlock, UserContent, as_blocks
+from ...protocol.client_tools import ToolSet, cli_tool_name
+from ...protocol.history_rules import check_tool_history
 from .turns import (
     IMAGE_PARTS,
     INSTRUCTION_ROLES,
@@ -198,19 +204,21 @@ def flattened_input(
     return CliInput(system_prompt=system_prompt, prompt=prompt, flattened=True)
 
 
-def needs_flattening(messages: Sequence[ChatMessage]) -> bool:
-    """Whether the conversation cannot go as real turns yet (the module's two cases)."""
+def has_tool_messages(messages: Sequence[ChatMessage]) -> bool:
+    """Whether the conversation holds tool calls or tool results."""
+    return any(
+        m["role"] in TOOL_ROLES
+        or (m["role"] == "assistant" and bool(m.get("tool_calls") or m.get("function_call")))
+        for m in messages
+    )
+
+
+def needs_flattening(messages: Sequence[ChatMessage], *, tools_offered: bool = False) -> bool:
+    """Whether the conversation cannot go as real turns (the module's two cases)."""
     turns = [m for m in messages if m["role"] not in INSTRUCTION_ROLES]
     if turns and turns[0]["role"] == "assistant":
         return True
-    for message in turns:
-        if message["role"] in TOOL_ROLES:
-            return True
-        if message["role"] == "assistant" and (
-            message.get("tool_calls") or message.get("function_call")
-        ):
-            return True
-    return False
+    return not tools_offered and has_tool_messages(turns)
 
 
 def _is_empty(content: UserContent) -> bool:
@@ -224,12 +232,17 @@ def _without_blank_text(content: UserContent) -> UserContent:
 
 
 def input_from_messages(
-    messages: Sequence[ChatMessage], *, image: ImageConverter | None = None
+    messages: Sequence[ChatMessage],
+    *,
+    image: ImageConverter | None = None,
+    tools: ToolSet | None = None,
 ) -> CliInput:
-    """The system text, the prior turns and the new user turn (rules: module docstring)."""
-    if needs_flattening(messages):
+    """The system text, the prior turns and the new user turn (rules: module docstring).
+    `tools`: what the request offers the model (tool_plan), None for nothing."""
+    if needs_flattening(messages, tools_offered=tools is not None):
         return flattened_input(messages, image=image)
-    chat = turns_from_messages(messages, image=image)
+    name = cli_tool_name if tools is not None else str
+    chat = turns_from_messages(messages, image=image, tool_name=name)
     turns: list[CliMessage] = [
         {"role": t["role"], "content": _without_blank_text(t["content"])} for t in chat.turns
     ]
@@ -239,13 +252,24 @@ def input_from_messages(
     if any(_is_empty(turn["content"]) for turn in before):
         return flattened_input(messages, image=image)
     if last["role"] == "assistant":
+        if tools is not None:
+            _check_tool_turns([*turns, {"role": "user", "content": CONTINUE_PROMPT}], tools)
         return CliInput(chat.system, CONTINUE_PROMPT, tuple(turns))
     if _is_empty(last["content"]):
         i = max(i for i, m in enumerate(messages) if m["role"] not in INSTRUCTION_ROLES)
         raise InvalidRequest(
             f"messages.{i}.content must not be empty", param=f"messages.{i}.content"
         )
+    if tools is not None:
+        _check_tool_turns([*before, last], tools)
     return CliInput(chat.system, _plain(last["content"]), tuple(before))
+
+
+def _check_tool_turns(turns: list[CliMessage], tools: ToolSet) -> None:
+    """The upstream's own refusal of a tool history, as a 400 before any process starts."""
+    violation = check_tool_history(turns, [t.name for t in tools.tools])
+    if violation is not None:
+        raise InvalidRequest(violation.message, param="messages")
 
 
 def _plain(content: UserContent) -> UserContent:

@@ -2,6 +2,10 @@
 
 State machines here consume typed events and return plain dicts; they do no I/O, so every
 mapping is unit-tested without a process. Errors are rendered by handlers/errors.py.
+
+An answer ends with a `Result`, or with `ToolCallsPending` when the model called the
+client's tools: then the message carries `tool_calls` (tool_calls.py), `content` is the text
+before them (null when none, as OpenAI sends it) and `finish_reason` is `tool_calls`.
 """
 
 from __future__ import annotations
@@ -14,13 +18,20 @@ from ...protocol.events import (
     AssistantBlock,
     BlockStart,
     CliEvent,
+    InputJsonDelta,
     MessageDelta,
     MessageStart,
     Result,
     TextDelta,
+    ToolCallsPending,
 )
 from ...protocol.text import TextAssembler
 from ...protocol.wire import Usage
+from .tool_calls import MessageToolCall, ToolCallDelta, ToolCalls, forced_call, whole_delta
+from .tools import NO_TOOLS, ToolPlan
+
+# How an answer ends: the CLI's result, or the engine's stop at client tool calls.
+TurnEnd: TypeAlias = Result | ToolCallsPending
 
 FinishReason: TypeAlias = Literal["stop", "length", "tool_calls", "content_filter"]
 
@@ -57,9 +68,10 @@ class CompletionUsage(TypedDict):
 
 class ResponseMessage(TypedDict):
     role: Literal["assistant"]
-    content: str
+    content: str | None  # null only beside tool_calls
     refusal: None
     annotations: list[object]
+    tool_calls: NotRequired[list[MessageToolCall]]
 
 
 class Choice(TypedDict):
@@ -85,6 +97,7 @@ class ChunkDelta(TypedDict, total=False):
     role: Literal["assistant"]
     content: str
     refusal: None
+    tool_calls: list[ToolCallDelta]
 
 
 class ChunkChoice(TypedDict):
@@ -131,17 +144,27 @@ def usage_from_result(usage: Usage) -> CompletionUsage:
 
 class CompletionBuilder:
     """Collects a whole turn into one `chat.completion` object. `structured`: the answer is
-    the checked `result.structured_output` (engine/structured.py), the model's text unused."""
+    the checked `result.structured_output` (engine/structured.py), the model's text unused.
+    `plan`: the request's tools (tools.py): whether client tool calls are surfaced, the
+    first only, or the structured answer is the call of a forced function."""
 
     def __init__(
-        self, completion_id: str, created: int, model: str, *, structured: bool = False
+        self,
+        completion_id: str,
+        created: int,
+        model: str,
+        *,
+        structured: bool = False,
+        plan: ToolPlan = NO_TOOLS,
     ) -> None:
         self.completion_id = completion_id
         self.created = created
         self.model = model
         self.structured = structured
+        self.plan = plan
         self._text = TextAssembler()
         self._parts: list[str] = []
+        self._calls = ToolCalls(single=plan.single)
         self._stop_reason: str | None = None
 
     def feed(self, event: CliEvent) -> None:
@@ -149,32 +172,45 @@ class CompletionBuilder:
             return
         if isinstance(event, AssistantBlock) and event.kind == "text" and not event.is_api_error:
             self._parts.append(self._text.on_text(event.message_id, event.text))
+        elif isinstance(event, AssistantBlock) and self.plan.calls_surfaced:
+            self._calls.block(event)
         elif isinstance(event, MessageDelta) and event.stop_reason:
             self._stop_reason = event.stop_reason
 
-    def build(self, result: Result) -> ChatCompletion:
-        # A structured answer ends on the StructuredOutput call ("tool_use"): complete, "stop".
-        stop_reason = "end_turn" if self.structured else result.stop_reason or self._stop_reason
-        content = output_text(result) if self.structured else "".join(self._parts)
+    def build(self, end: TurnEnd) -> ChatCompletion:
+        text = "".join(self._parts)
+        calls: list[MessageToolCall] = []
+        content: str | None
+        reason: FinishReason
+        if isinstance(end, ToolCallsPending):
+            self._calls.pending(end)
+            content, calls, reason = text or None, self._calls.calls, "tool_calls"
+        elif self.structured:
+            # A structured answer ends on the StructuredOutput call ("tool_use"): complete.
+            answer, reason = output_text(end), "stop"
+            content = answer
+            if self.plan.forced is not None:
+                content, calls = None, [forced_call(self.plan.forced, answer)]
+        else:
+            content = text
+            reason = finish_reason_from_stop_reason(end.stop_reason or self._stop_reason)
+        message: ResponseMessage = {
+            "role": "assistant",
+            "content": content,
+            "refusal": None,
+            "annotations": [],
+        }
+        if calls:
+            message["tool_calls"] = calls
         return {
             "id": self.completion_id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
             "choices": [
-                {
-                    "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": content,
-                        "refusal": None,
-                        "annotations": [],
-                    },
-                    "finish_reason": finish_reason_from_stop_reason(stop_reason),
-                    "logprobs": None,
-                }
+                {"index": 0, "message": message, "finish_reason": reason, "logprobs": None}
             ],
-            "usage": usage_from_result(result.usage),
+            "usage": usage_from_result(end.usage),
             "service_tier": "default",
         }
 
@@ -185,7 +221,9 @@ class ChunkBuilder:
     With `include_usage` every chunk carries `"usage": null` and a last chunk the usage, as
     OpenAI sends them; without it no chunk has a `usage` field (OpenAI's spec: "only present
     when you set `stream_options: {"include_usage": true}`"). `structured`: the checked
-    object arrives whole, as one content delta just before the finish chunk.
+    object arrives whole, as one content delta just before the finish chunk. `plan`: as for
+    CompletionBuilder; a call streams as a delta with its id, type and name, then one delta
+    per piece of its arguments (`index`: the call's position among this answer's calls).
     """
 
     def __init__(
@@ -196,13 +234,16 @@ class ChunkBuilder:
         *,
         include_usage: bool = False,
         structured: bool = False,
+        plan: ToolPlan = NO_TOOLS,
     ) -> None:
         self.completion_id = completion_id
         self.created = created
         self.model = model
         self.include_usage = include_usage
         self.structured = structured
+        self.plan = plan
         self._text = TextAssembler()
+        self._calls = ToolCalls(single=plan.single)
         self._stop_reason: str | None = None
         # The API message being streamed (CLI 2.1.197 and older omit `api_message_id` on
         # stream events, so the id comes from `message_start`), and every streamed message.
@@ -234,6 +275,9 @@ class ChunkBuilder:
         }
         return self._chunk([choice])
 
+    def _tool_calls(self, deltas: list[ToolCallDelta]) -> list[ChatCompletionChunk]:
+        return [self._delta({"tool_calls": deltas})] if deltas else []
+
     def first(self) -> ChatCompletionChunk:
         """The opening chunk that carries the role, as OpenAI sends it."""
         return self._delta({"role": "assistant", "content": "", "refusal": None})
@@ -247,6 +291,12 @@ class ChunkBuilder:
             self._streamed.add(event.message_id)
         elif isinstance(event, BlockStart) and event.kind == "text":
             self._text.on_block_start(event.message_id or self._message_id)
+        elif isinstance(event, BlockStart) and self.plan.calls_surfaced:
+            key = (event.message_id or self._message_id, event.index)
+            return self._tool_calls(self._calls.start(key, event))
+        elif isinstance(event, InputJsonDelta) and self.plan.calls_surfaced:
+            key = (event.message_id or self._message_id, event.index)
+            return self._tool_calls(self._calls.fragment(key, event.partial_json))
         elif isinstance(event, TextDelta):
             message_id = event.message_id or self._message_id
             self._streamed.add(message_id)
@@ -260,19 +310,27 @@ class ChunkBuilder:
             # A message that came without stream events: the CLI's non-streaming fallback
             # after a stalled or failed stream. Its text arrives whole, only here.
             piece = self._text.on_text(event.message_id, event.text)
+        elif isinstance(event, AssistantBlock) and self.plan.calls_surfaced:
+            return self._tool_calls(self._calls.block(event))  # streamed already: nothing
         elif isinstance(event, MessageDelta) and event.stop_reason:
             self._stop_reason = event.stop_reason
         return [self._delta({"content": piece})] if piece else []
 
-    def finish(self, result: Result) -> list[ChatCompletionChunk]:
+    def finish(self, end: TurnEnd) -> list[ChatCompletionChunk]:
         """The finish chunk, then the usage chunk when usage was asked for."""
-        if self.structured:
-            chunks = [self._delta({"content": output_text(result)}), self._delta({}, "stop")]
+        if isinstance(end, ToolCallsPending):
+            chunks = [*self._tool_calls(self._calls.pending(end)), self._delta({}, "tool_calls")]
+        elif self.structured:
+            answer = output_text(end)
+            delta: ChunkDelta = {"content": answer}
+            if self.plan.forced is not None:
+                delta = {"tool_calls": [whole_delta(0, forced_call(self.plan.forced, answer))]}
+            chunks = [self._delta(delta), self._delta({}, "stop")]
         else:
-            reason = finish_reason_from_stop_reason(result.stop_reason or self._stop_reason)
+            reason = finish_reason_from_stop_reason(end.stop_reason or self._stop_reason)
             chunks = [self._delta({}, reason)]
         if self.include_usage:
-            chunks.append(self._chunk([], usage_from_result(result.usage)))
+            chunks.append(self._chunk([], usage_from_result(end.usage)))
         return chunks
 
 
@@ -291,8 +349,8 @@ class ChatStreamEncoder:
     def feed(self, event: CliEvent) -> list[ChatCompletionChunk]:
         return self.chunks.feed(event)
 
-    def finish(self, result: Result) -> list[ChatCompletionChunk]:
-        return self.chunks.finish(result)
+    def finish(self, end: TurnEnd) -> list[ChatCompletionChunk]:
+        return self.chunks.finish(end)
 
     def error(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         return [body]

@@ -12,7 +12,8 @@ user turn right after the tool calls, and the instructions outside the turns. Th
   400 naming `messages.N.content.M.type`.
 - Assistant content (`text`, `output_text`, `refusal` parts) -> text blocks; each `tool_calls`
   entry -> a `tool_use` block, its `arguments` parsed as a JSON object (empty -> `{}`; anything
-  else -> a 400 naming `messages.N.tool_calls.M.function.arguments`). A legacy `function_call`
+  else -> a 400 naming `messages.N.tool_calls.M.function.arguments`), its name as the caller
+  says (`mcp__client__<name>` when the request offers tools). A legacy `function_call`
   -> a `tool_use` with id `call_legacy_N`, answered by the `function` message after it. An
   assistant message with no text and no calls is dropped: it carries nothing.
 - `tool` (and legacy `function`) messages -> `tool_result` blocks in a user turn. As OpenAI
@@ -110,7 +111,9 @@ def _tool_input(arguments: Any, param: str) -> dict[str, object]:
     )
 
 
-def _tool_uses(message: Mapping[str, Any], i: int) -> list[ContentBlock]:
+def _tool_uses(
+    message: Mapping[str, Any], i: int, name: Callable[[str], str]
+) -> list[ContentBlock]:
     calls = message.get("tool_calls")
     if calls is not None and not isinstance(calls, list):
         raise InvalidRequest("tool_calls must be an array", param=f"messages.{i}.tool_calls")
@@ -125,7 +128,7 @@ def _tool_uses(message: Mapping[str, Any], i: int) -> list[ContentBlock]:
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             raise InvalidRequest("a tool call needs a `function.name`", param=f"{where}.function")
         args = _tool_input(fn.get("arguments"), f"{where}.function.arguments")
-        blocks.append({"type": "tool_use", "id": ident, "name": fn["name"], "input": args})
+        blocks.append({"type": "tool_use", "id": ident, "name": name(fn["name"]), "input": args})
     legacy = message.get("function_call")
     if legacy is not None:
         where = f"messages.{i}.function_call"
@@ -133,7 +136,13 @@ def _tool_uses(message: Mapping[str, Any], i: int) -> list[ContentBlock]:
             raise InvalidRequest("function_call needs a string `name`", param=where)
         args = _tool_input(legacy.get("arguments"), f"{where}.arguments")
         ident = f"call_legacy_{i}"
-        blocks.append({"type": "tool_use", "id": ident, "name": legacy["name"], "input": args})
+        tool_use: ContentBlock = {
+            "type": "tool_use",
+            "id": ident,
+            "name": name(legacy["name"]),
+            "input": args,
+        }
+        blocks.append(tool_use)
     return blocks
 
 
@@ -182,9 +191,14 @@ def _append(turns: list[CliMessage], role: str, content: str | list[ContentBlock
 
 
 def turns_from_messages(
-    messages: Sequence[Mapping[str, Any]], *, image: ImageConverter | None = None
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    image: ImageConverter | None = None,
+    tool_name: Callable[[str], str] = str,
 ) -> ChatTurns:
-    """Split the instructions off and convert the conversation turn by turn (rules above)."""
+    """Split the instructions off and convert the conversation turn by turn (rules above).
+    `tool_name`: a called function's name as the history says it (`cli_tool_name` when the
+    request offers the client's tools: the name the model saw)."""
     instructions: list[str] = []
     turns: list[CliMessage] = []
     pending: list[str] = []  # tool calls of the last assistant message not yet answered
@@ -211,7 +225,7 @@ def turns_from_messages(
                 _append(turns, "user", _parts(content, param, USER_TEXT_PARTS, image))
         elif role == "assistant":
             blocks = _parts(message.get("content"), param, ASSISTANT_TEXT_PARTS, None)
-            uses = _tool_uses(message, i)
+            uses = _tool_uses(message, i, tool_name)
             content = message.get("content")
             if isinstance(content, str) and content and not uses:
                 _append(turns, "assistant", content)
