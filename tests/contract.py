@@ -101,6 +101,9 @@ class Contract:
             {**schemas["CreateChatCompletionStreamResponse"], "components": raw["components"]}
         )
         self._error = OAS30Validator({**schemas["ErrorResponse"], "components": raw["components"]})
+        self._completion = OAS30Validator(
+            {**schemas["CreateChatCompletionResponse"], "components": raw["components"]}
+        )
         self._errors = {
             "openai": self._error,
             "anthropic": OAS30Validator(
@@ -118,6 +121,10 @@ class Contract:
             self._error.validate(payload)
         else:
             self._chunk.validate(payload)
+
+    def check_completion(self, payload: dict[str, Any]) -> None:
+        """A `chat.completion` body built without HTTP (unit tests of the builders)."""
+        self._completion.validate(payload)
 
     def check_sse(self, text: str) -> list[dict[str, Any]]:
         """Validate a whole SSE body; returns the decoded payloads (without [DONE])."""
