@@ -18,24 +18,26 @@ import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypedDict
 
 from ..errors import CliFailed, ProxyError, Timeout
 from ..protocol.blocks import CliMessage, UserContent
 from ..protocol.client_tools import ToolSet
 from ..protocol.events import (
-    ApiRetry,
     AssistantBlock,
     CliEvent,
+    InputJsonDelta,
     MalformedLine,
     Result,
     TextDelta,
     ThinkingDelta,
+    ToolCallsPending,
     event_from_line,
 )
 from ..protocol.instructions import SystemFlag
 from ..protocol.result import error_from_result
+from ..tools.answers import NOT_RUN, ToolAnswer
 from .config import BridgeConfig
 from .history import ProcessKey, ReplyText, continues, conversation_digest, held_turns
 from .observer import TurnObserver
@@ -46,10 +48,21 @@ from .reaper import OrphanGuard
 from .retry import retry_delay
 from .scheduler import QueueStats, Scheduler
 from .structured import checked_events
+from .tool_round import (
+    CONTINUE_TEXT,
+    ToolRound,
+    UsageTally,
+    result_ids,
+    result_text,
+    tool_results,
+)
 from .turn import Turn
 from .worker import Worker, WorkerFactory
 
 log = logging.getLogger("cli_bridge")
+
+# How long a fresh CLI may take to list the client's tools (measured: 0.4-1 s).
+TOOLS_CONNECT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +113,15 @@ class QueueHealth(QueueStats):
     active: int  # processes answering a request right now
 
 
+class ToolHealth(TypedDict):
+    """Client tools: MCP sessions open, model calls waiting for the client, and processes
+    parked with open calls (they leave after `waiting.idle_window` s without an answer)."""
+
+    sessions: int
+    pending_calls: int
+    waiting: SessionStats
+
+
 class PoolHealth(PoolStats):
     sessions: SessionStats
 
@@ -119,6 +141,17 @@ class BridgeHealth(TypedDict):
     queue: QueueHealth
     pool: PoolHealth
     rate_limits: RateLimitSnapshot
+    tools: ToolHealth
+
+
+def _resumed_history(request: CliRequest) -> tuple[CliMessage, ...]:
+    """The turns a fresh process resumes. Tool results answering the history's last
+    assistant turn go into the written history too: a user line on stdin cannot carry them
+    (the CLI closes a resumed call left open with an "interrupted" result of its own)."""
+    results, _ = tool_results(request.prompt)
+    if results and continues(request.history):
+        return (*request.history, {"role": "user", "content": results})
+    return request.history
 
 
 class _StaleWorker(Exception):
@@ -127,7 +160,7 @@ class _StaleWorker(Exception):
 
 def _is_content(event: CliEvent) -> bool:
     """Whether the client may already have been sent something for this event."""
-    if isinstance(event, TextDelta | ThinkingDelta):
+    if isinstance(event, TextDelta | ThinkingDelta | InputJsonDelta | ToolCallsPending):
         return True
     return isinstance(event, AssistantBlock) and not event.is_api_error
 
@@ -158,8 +191,17 @@ class ClaudeBridge:
             self._retire,
         )
         self.sessions = LiveSessions(config.session_idle, self._retire)
+        # Processes whose answer ended at client tool calls, waiting for the results; a
+        # dangling call (the client never answers) frees its process after `tool_wait` s.
+        self.awaiting = LiveSessions(config.tool_wait, self._retire)
         # Parked conversations give way before warm processes: a warm one serves anybody.
-        self.scheduler.reclaimers += [self.sessions.reclaim, self.pool.reclaim]
+        # A waiting tool call goes last: its conversation resumes faithfully elsewhere, but
+        # it costs a cold start.
+        self.scheduler.reclaimers += [
+            self.sessions.reclaim,
+            self.pool.reclaim,
+            self.awaiting.reclaim,
+        ]
         self.board = RateLimitBoard()
         self._busy = 0
         self._reapers: set[asyncio.Future[None]] = set()
@@ -207,6 +249,7 @@ class ClaudeBridge:
         if not self._draining:
             self._draining = True
             self.sessions.close()
+            self.awaiting.close()
             self._track(self.pool.aclose())
 
     async def aclose(self) -> None:
@@ -218,6 +261,8 @@ class ClaudeBridge:
             self._retire(worker, False)
         while self._reapers:
             await asyncio.gather(*list(self._reapers), return_exceptions=True)
+        if self.workers.host is not None:
+            await self.workers.host.aclose()
         self.guard.close()
 
     def _track(self, work: Awaitable[None]) -> None:
@@ -238,7 +283,13 @@ class ClaudeBridge:
             "queue": {"active": self._busy, **self.scheduler.stats()},
             "pool": {**self.pool.stats(), "sessions": self.sessions.stats()},
             "rate_limits": self.board.snapshot(),
+            "tools": self.tool_health(),
         }
+
+    def tool_health(self) -> ToolHealth:
+        host = self.workers.host
+        stats = host.stats() if host is not None else {"sessions": 0, "pending_calls": 0}
+        return {**stats, "waiting": self.awaiting.stats()}
 
     def start_turn(self, request: CliRequest) -> Turn:
         """Start one turn in the background; read it with `Turn.next`."""
@@ -293,6 +344,9 @@ class ClaudeBridge:
         if self._closed:
             raise ProxyError("The proxy is shutting down", status=503, code="shutting_down")
         if reuse and continues(request.history):
+            worker = self._waiting_for(request, key)
+            if worker is not None:
+                return worker, True
             # The process parked under the client's conversation id first, then one that
             # holds the same turns without an id (a conversation that began without one).
             for conv in dict.fromkeys((request.conversation_id, None)):
@@ -306,7 +360,27 @@ class ClaudeBridge:
             self._debug("pid=%s taken warm from the pool", worker.pid)
             return worker, True
         await self.scheduler.acquire(deadline - time.monotonic())
-        return await self.workers.spawn(key, history=request.history), False
+        return await self.workers.spawn(key, history=_resumed_history(request)), False
+
+    def _waiting_for(self, request: CliRequest, key: ProcessKey) -> Worker | None:
+        """The process holding this conversation with its tool calls open, when the request
+        brings exactly their results (and nothing else: a process mid-turn takes no new user
+        line). One whose calls the request answers otherwise is freed: nobody can answer it."""
+        results, rest = tool_results(request.prompt)
+        if not results:
+            return None
+        for conv in dict.fromkeys((request.conversation_id, None)):
+            digest = conversation_digest(key, request.history, request.owner, conv)
+            worker = self.awaiting.take(digest)
+            if worker is None:
+                continue
+            open_ids = sorted(call.id for call in worker.open_calls)
+            if rest or worker.tools is None or sorted(result_ids(results)) != open_ids:
+                self._retire(worker, False)
+                return None
+            self._debug("pid=%s continues after the client's tool results", worker.pid)
+            return worker
+        return None
 
     async def _attempt(
         self,
@@ -322,10 +396,14 @@ class ClaudeBridge:
         self._busy += 1
         finished = keep = got_output = False
         reply = ReplyText()
+        calls, tally = ToolRound(key.tools), UsageTally()
+        continued = bool(worker.open_calls)  # its CLI turn began with an earlier answer
         retry_after: float | None = None
         try:
+            if continued:
+                self._answer_calls(worker, request.prompt)
             # A CLI that has died already is reported by its exit code and stderr (below).
-            if not await worker.send(request.prompt) and reused:
+            elif not await self._send(worker, request, deadline) and reused:
                 raise _StaleWorker
             while line := await self._next_line(worker, deadline):
                 # The CLI has loaded its history once it prints a line of its own (the answer to
@@ -343,8 +421,14 @@ class ClaudeBridge:
                 if watch is not None:
                     watch(event)
                 reply.feed(event)
-                if isinstance(event, ApiRetry) and event.retry_delay_ms is not None:
-                    retry_after = event.retry_delay_ms / 1000
+                calls.feed(event)
+                tally.feed(event)
+                if calls.stops(event):
+                    yield event
+                    keep = True
+                    self._open_calls(worker, calls)
+                    yield ToolCallsPending(calls.surfaced(), tally.usage)
+                    return
                 if isinstance(event, Result):
                     finished = True
                     error = error_from_result(event, retry_after=retry_after)
@@ -353,7 +437,9 @@ class ClaudeBridge:
                         raise error
                     keep = True
                     worker.turns += 1
-                    yield event
+                    # The CLI counts its whole turn; this answer is only the part after the
+                    # client's tool results.
+                    yield replace(event, usage=tally.usage) if continued else event
                     return
                 yield event
             code = await worker.proc.wait()
@@ -365,16 +451,63 @@ class ClaudeBridge:
         finally:
             self._busy -= 1
             worker.drop_transcript()  # and what the CLI added there (`memory/`)
-            if not (keep and self._park(worker, request, key, reply.text)):
+            if not (keep and self._park(worker, request, key, reply.text, calls)):
+                worker.open_calls = ()
                 self._retire(worker, finished)
 
-    def _park(self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str) -> bool:
-        """Keep a process that answered for its conversation's next turn, if enabled."""
-        if self._draining or not request.continuable or not self.sessions.enabled:
-            return False
-        if key.output_schema is not None:  # its next request may not want the same schema
+    async def _send(self, worker: Worker, request: CliRequest, deadline: float) -> bool:
+        """Write the request's user line, once the client's tools are offered (a CLI sends
+        its first upstream request before an MCP server that is still connecting, §14)."""
+        if worker.tools is not None and not worker.tools.ready.is_set():
+            ready = asyncio.ensure_future(worker.tools.ready.wait())
+            gone = asyncio.ensure_future(worker.proc.wait())
+            wait = min(deadline - time.monotonic(), TOOLS_CONNECT_TIMEOUT)
+            try:
+                await asyncio.wait(
+                    {ready, gone}, timeout=max(wait, 0.001), return_when="FIRST_COMPLETED"
+                )
+            finally:
+                ready.cancel()
+                gone.cancel()
+            if not worker.tools.ready.is_set() and worker.proc.returncode is None:
+                raise CliFailed(f"The Claude CLI did not list the client's tools within {wait:g} s")
+        results, rest = tool_results(request.prompt)
+        if results and continues(request.history):  # resumed with them (_resumed_history)
+            return await worker.send(rest or CONTINUE_TEXT)
+        return await worker.send(request.prompt)
+
+    def _answer_calls(self, worker: Worker, prompt: UserContent) -> None:
+        """Hand the client's results to the calls the process holds open."""
+        assert worker.tools is not None
+        results, _ = tool_results(prompt)
+        for block in results:
+            if block["type"] == "tool_result":
+                error = bool(block.get("is_error"))
+                worker.tools.answer(block["tool_use_id"], ToolAnswer(result_text(block), error))
+        worker.open_calls = ()
+
+    def _open_calls(self, worker: Worker, calls: ToolRound) -> None:
+        """The answer ends at these calls; calls the client never sees (one call at a time)
+        are answered at once, so the model hears why they did not run."""
+        worker.open_calls = calls.surfaced()
+        if worker.tools is not None:
+            for extra in calls.extra:
+                worker.tools.answer(extra, ToolAnswer(NOT_RUN, is_error=True))
+
+    def _park(
+        self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str, calls: ToolRound
+    ) -> bool:
+        """Keep a process that answered for its conversation's next turn, if enabled; one
+        whose answer ended at tool calls waits for their results (`awaiting`)."""
+        if self._draining or not request.continuable:
             return False
         held = held_turns(request.history, request.prompt, reply)
+        if worker.open_calls:
+            held = (*held[:-1], {"role": "assistant", "content": calls.held_blocks(reply)})
+            digest = conversation_digest(key, held, request.owner, request.conversation_id)
+            return self.awaiting.park(worker, digest)
+        if not self.sessions.enabled or key.output_schema is not None:
+            return False  # a schema: its next request may not want the same one
         digest = conversation_digest(key, held, request.owner, request.conversation_id)
         return self.sessions.park(worker, digest)
 
