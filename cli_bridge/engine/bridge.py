@@ -18,12 +18,10 @@ import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TypedDict
 
 from ..errors import CliFailed, ProxyError, Timeout
-from ..protocol.blocks import CliMessage, UserContent
-from ..protocol.client_tools import ToolSet
 from ..protocol.events import (
     AssistantBlock,
     CliEvent,
@@ -35,9 +33,7 @@ from ..protocol.events import (
     ToolCallsPending,
     event_from_line,
 )
-from ..protocol.instructions import SystemFlag
 from ..protocol.result import error_from_result
-from ..tools.answers import NOT_RUN, ToolAnswer
 from .config import BridgeConfig
 from .history import ProcessKey, ReplyText, continues, conversation_digest, held_turns
 from .observer import TurnObserver
@@ -45,17 +41,15 @@ from .parked import LiveSessions, SessionStats
 from .pool import PoolStats, WarmPool
 from .ratelimits import RateLimitBoard, RateLimitSnapshot
 from .reaper import OrphanGuard
+from .request import CliRequest
 from .retry import retry_delay
 from .scheduler import QueueStats, Scheduler
 from .structured import checked_events
 from .tool_round import (
-    CONTINUE_TEXT,
     ToolRound,
     UsageTally,
-    result_ids,
-    result_text,
-    tool_results,
 )
+from .tool_turns import answer_calls, open_calls, resumed_history, send_turn, waiting_for
 from .turn import Turn
 from .worker import Worker, WorkerFactory
 
@@ -63,50 +57,6 @@ log = logging.getLogger("cli_bridge")
 
 # How long a fresh CLI may take to list the client's tools (measured: 0.4-1 s).
 TOOLS_CONNECT_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class CliRequest:
-    """What one CLI turn needs: all of it already checked and converted."""
-
-    cli_model: str
-    prompt: UserContent  # the new user turn, written to the CLI's stdin
-    system_prompt: str | None = None
-    # The turns before it, hub-shaped: a live process holding exactly these answers, else a
-    # fresh process resumes a transcript of them (never the warm pool: it holds none).
-    history: tuple[CliMessage, ...] = ()
-    # Who asked (an API key id, once keys exist): live processes are never shared across.
-    owner: str | None = None
-    # How the CLI gets `system_prompt` (instructions.py): --system-prompt-file or --append-….
-    system_flag: SystemFlag = "replace"
-    # False when the prompt already renders a history as text: no later request continues
-    # that conversation, so its process is not kept.
-    continuable: bool = True
-    # The client's own name for the conversation (optional): two conversations of one owner
-    # with identical turns so far keep a live process each.
-    conversation_id: str | None = None
-    # Generation settings a process is started with (part of its key): the upstream's
-    # `max_tokens` (CLAUDE_CODE_MAX_OUTPUT_TOKENS) and `output_config.effort` (--effort).
-    max_output_tokens: int | None = None
-    effort: str | None = None
-    # Structured output (structured.py): the schema's canonical JSON text; per process.
-    output_schema: str | None = None
-    # The client's tools, offered through the proxy's MCP server (cli_bridge/tools); per
-    # process. When `prompt` holds tool_result blocks, they answer the calls a live process
-    # has open, else the history is resumed with them (tools/resume rules in bridge).
-    tools: ToolSet | None = None
-
-    @property
-    def key(self) -> ProcessKey:
-        return ProcessKey(
-            self.cli_model,
-            self.system_prompt,
-            self.system_flag,
-            max_output_tokens=self.max_output_tokens,
-            effort=self.effort,
-            output_schema=self.output_schema,
-            tools=self.tools,
-        )
 
 
 class QueueHealth(QueueStats):
@@ -142,16 +92,6 @@ class BridgeHealth(TypedDict):
     pool: PoolHealth
     rate_limits: RateLimitSnapshot
     tools: ToolHealth
-
-
-def _resumed_history(request: CliRequest) -> tuple[CliMessage, ...]:
-    """The turns a fresh process resumes. Tool results answering the history's last
-    assistant turn go into the written history too: a user line on stdin cannot carry them
-    (the CLI closes a resumed call left open with an "interrupted" result of its own)."""
-    results, _ = tool_results(request.prompt)
-    if results and continues(request.history):
-        return (*request.history, {"role": "user", "content": results})
-    return request.history
 
 
 class _StaleWorker(Exception):
@@ -344,7 +284,7 @@ class ClaudeBridge:
         if self._closed:
             raise ProxyError("The proxy is shutting down", status=503, code="shutting_down")
         if reuse and continues(request.history):
-            worker = self._waiting_for(request, key)
+            worker = waiting_for(request, key, self.awaiting, self._retire)
             if worker is not None:
                 return worker, True
             # The process parked under the client's conversation id first, then one that
@@ -360,27 +300,7 @@ class ClaudeBridge:
             self._debug("pid=%s taken warm from the pool", worker.pid)
             return worker, True
         await self.scheduler.acquire(deadline - time.monotonic())
-        return await self.workers.spawn(key, history=_resumed_history(request)), False
-
-    def _waiting_for(self, request: CliRequest, key: ProcessKey) -> Worker | None:
-        """The process holding this conversation with its tool calls open, when the request
-        brings exactly their results (and nothing else: a process mid-turn takes no new user
-        line). One whose calls the request answers otherwise is freed: nobody can answer it."""
-        results, rest = tool_results(request.prompt)
-        if not results:
-            return None
-        for conv in dict.fromkeys((request.conversation_id, None)):
-            digest = conversation_digest(key, request.history, request.owner, conv)
-            worker = self.awaiting.take(digest)
-            if worker is None:
-                continue
-            open_ids = sorted(call.id for call in worker.open_calls)
-            if rest or worker.tools is None or sorted(result_ids(results)) != open_ids:
-                self._retire(worker, False)
-                return None
-            self._debug("pid=%s continues after the client's tool results", worker.pid)
-            return worker
-        return None
+        return await self.workers.spawn(key, history=resumed_history(request)), False
 
     async def _attempt(
         self,
@@ -401,9 +321,9 @@ class ClaudeBridge:
         retry_after: float | None = None
         try:
             if continued:
-                self._answer_calls(worker, request.prompt)
+                answer_calls(worker, request.prompt)
             # A CLI that has died already is reported by its exit code and stderr (below).
-            elif not await self._send(worker, request, deadline) and reused:
+            elif not await send_turn(worker, request, deadline) and reused:
                 raise _StaleWorker
             while line := await self._next_line(worker, deadline):
                 # The CLI has loaded its history once it prints a line of its own (the answer to
@@ -426,7 +346,7 @@ class ClaudeBridge:
                 if calls.stops(event):
                     yield event
                     keep = True
-                    self._open_calls(worker, calls)
+                    open_calls(worker, calls)
                     yield ToolCallsPending(calls.surfaced(), tally.usage)
                     return
                 if isinstance(event, Result):
@@ -454,45 +374,6 @@ class ClaudeBridge:
             if not (keep and self._park(worker, request, key, reply.text, calls)):
                 worker.open_calls = ()
                 self._retire(worker, finished)
-
-    async def _send(self, worker: Worker, request: CliRequest, deadline: float) -> bool:
-        """Write the request's user line, once the client's tools are offered (a CLI sends
-        its first upstream request before an MCP server that is still connecting, §14)."""
-        if worker.tools is not None and not worker.tools.ready.is_set():
-            ready = asyncio.ensure_future(worker.tools.ready.wait())
-            gone = asyncio.ensure_future(worker.proc.wait())
-            wait = min(deadline - time.monotonic(), TOOLS_CONNECT_TIMEOUT)
-            try:
-                await asyncio.wait(
-                    {ready, gone}, timeout=max(wait, 0.001), return_when="FIRST_COMPLETED"
-                )
-            finally:
-                ready.cancel()
-                gone.cancel()
-            if not worker.tools.ready.is_set() and worker.proc.returncode is None:
-                raise CliFailed(f"The Claude CLI did not list the client's tools within {wait:g} s")
-        results, rest = tool_results(request.prompt)
-        if results and continues(request.history):  # resumed with them (_resumed_history)
-            return await worker.send(rest or CONTINUE_TEXT)
-        return await worker.send(request.prompt)
-
-    def _answer_calls(self, worker: Worker, prompt: UserContent) -> None:
-        """Hand the client's results to the calls the process holds open."""
-        assert worker.tools is not None
-        results, _ = tool_results(prompt)
-        for block in results:
-            if block["type"] == "tool_result":
-                error = bool(block.get("is_error"))
-                worker.tools.answer(block["tool_use_id"], ToolAnswer(result_text(block), error))
-        worker.open_calls = ()
-
-    def _open_calls(self, worker: Worker, calls: ToolRound) -> None:
-        """The answer ends at these calls; calls the client never sees (one call at a time)
-        are answered at once, so the model hears why they did not run."""
-        worker.open_calls = calls.surfaced()
-        if worker.tools is not None:
-            for extra in calls.extra:
-                worker.tools.answer(extra, ToolAnswer(NOT_RUN, is_error=True))
 
     def _park(
         self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str, calls: ToolRound
