@@ -2,8 +2,9 @@
 one pair of conversions per API surface (`formats/`)."""
 
 from .catalogue import Catalogue, ModelEntry
-from .engine.bridge import ClaudeBridge, CliRequest
+from .engine.bridge import ClaudeBridge
 from .engine.config import BridgeConfig
+from .engine.request import CliRequest
 from .engine.turn import Turn
 from .errors import ProxyError
 

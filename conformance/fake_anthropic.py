@@ -1,9 +1,9 @@
 """Scriptable fake of the Anthropic Messages API, for driving the real `claude` CLI offline.
 
 Behaviour is set globally (`POST /__control`, `FakeAnthropic.control`) or per request by a
-`<<fake:{...json...}>>` marker in the last user message (see `fake_directive`), so concurrent
-tests sharing one server do not interfere. Every upstream request is logged with the exact
-usage numbers sent, so tests can compare them with what the proxy reports.
+`<<fake:{...json...}>>` marker in the last user message (see `fake_directive`; a `tool_plan`
+one holds for the whole agent loop, see `fake_tools`), so concurrent tests sharing one server
+do not interfere. Every request is logged with the exact usage sent, to compare with the proxy's.
 
 Misbehaviour (`status`, `fail_mid_stream`, `hang`, `hang_before_headers`) hits only requests it
 can apply to (mid-stream faults spare the CLI's non-streaming fallback) and is counted by
@@ -32,35 +32,21 @@ from typing import Any
 from cli_bridge.protocol.history_rules import check_tool_history
 from conformance.fake_replies import (
     DEFAULTS,
-    DELTAS,
-    DIRECTIVE_RE,
     ERROR_TYPES,
-    FAIL_KEYS,
-    chunks,
+    LOG_KEYS,
+    block_stream,
+    build_message,
     estimate_tokens,
     fake_directive,
-    last_user_text,
-    offers_tool,
     plan_blocks,
-    structured_settings,
+    redact,
+    settle,
 )
+from conformance.fake_tools import PlanError, find_directive, plan_settings, plan_step
 
 __all__ = ["FakeAnthropic", "fake_directive"]
 
 MAX_STALL = 600.0
-LOG_KEYS = ("ts", "method", "path", "query", "headers", "body", "n", "stream", "directive")
-LOG_KEYS += ("settings", "misbehaved", "status", "outcome", "usage", "message_id")
-LOG_KEYS += ("client_disconnected", "exception")
-
-
-def _redact(headers: dict[str, str]) -> dict[str, str]:
-    """Keep header shape for assertions but never log secrets."""
-    out: dict[str, str] = {}
-    for key, value in headers.items():
-        if key.lower() in ("x-api-key", "authorization"):
-            value = f"<redacted len={len(value)} prefix={value[:6]!r}>"
-        out[key] = value
-    return out
 
 
 class _Abort(Exception):
@@ -229,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
         # All keys exist from the start, so `requests` can copy an entry while it is filled in.
         entry: dict[str, Any] = dict.fromkeys(LOG_KEYS)
         entry.update(ts=time.time(), method=self.command, path=path, query=query)
-        entry.update(headers=_redact(dict(self.headers.items())), client_disconnected=False)
+        entry.update(headers=redact(dict(self.headers.items())), client_disconnected=False)
         logged = not path.startswith("/__")
         if logged:
             with fake._lock:
@@ -303,37 +289,15 @@ class _Handler(BaseHTTPRequestHandler):
         if (refusal := check_tool_history(messages, body.get("tools"))) is not None:
             entry.update(status=400, outcome="invalid_history")
             return self._send_error(400, refusal.message)
-        match = DIRECTIVE_RE.search(last_user_text(messages))
-        directive: dict[str, Any] = {}
-        if match:
-            try:
-                directive = json.loads(match.group(1))
-            except ValueError:
-                directive = None  # type: ignore[assignment]
-            if not isinstance(directive, dict):
-                entry["status"] = 400
-                return self._send_error(400, f"bad fake directive: {match.group(1)}")
+        found = find_directive(messages)
+        if (directive := found.settings()) is None:
+            entry["status"] = 400
+            return self._send_error(400, f"bad fake directive: {found.raw}")
         stream = bool(body.get("stream"))
         with fake._lock:
             fake._n += 1
             n = fake._n
-            s = {**DEFAULTS, **fake._settings, **directive}
-            if s.get("fail_status") and not s.get("status"):
-                s["status"] = s["fail_status"]
-            # Only misbehaviour that applies to this kind of request counts towards fail_count.
-            bad = bool(s["status"] or s["hang_before_headers"])
-            bad = bad or (stream and bool(s["fail_mid_stream"] or s["hang"]))
-            key = match.group(1) if match and any(k in directive for k in FAIL_KEYS) else ""
-            if bad:
-                done = fake._failures.get(key, 0)
-                bad = s["fail_count"] < 0 or done < s["fail_count"]
-                if bad:
-                    fake._failures[key] = done + 1
-            if s["structured"] is not None and offers_tool(body, "StructuredOutput"):
-                tally = "structured:" + (match.group(1) if match else "")
-                done = fake._failures.get(tally, 0)
-                fake._failures[tally] = done + 1
-                s = structured_settings(s, bad=done < int(s["structured_bad"]))
+            s, bad = settle(fake._settings, directive, found.raw, fake._failures, stream, body)
         entry.update(n=n, stream=stream, directive=directive or None, settings=s)
         entry["misbehaved"] = bad
         if bad and s["hang_before_headers"]:
@@ -347,29 +311,22 @@ class _Handler(BaseHTTPRequestHandler):
             entry["status"] = int(s["status"])
             entry["outcome"] = "error_status"
             return self._send_error(entry["status"], str(s["error_message"]), s["fail_headers"])
-        model = str(body.get("model") or "unknown")
-        blocks = plan_blocks(s, model, len(messages), n)
-        generated = "".join(b.get("text") or b.get("thinking") or "" for b in blocks)
-        generated += "".join(json.dumps(b["input"]) for b in blocks if b["type"] == "tool_use")
-        usage = dict(input_tokens=s["input_tokens"], output_tokens=s["output_tokens"])
-        if usage["input_tokens"] is None:
-            usage["input_tokens"] = estimate_tokens(body)
-        if usage["output_tokens"] is None:
-            usage["output_tokens"] = len(generated) // 4 + 1
-        usage["cache_creation_input_tokens"] = int(s["cache_creation"])
-        usage["cache_read_input_tokens"] = int(s["cache_read"])
-        stop_reason = s["stop_reason"] or ("tool_use" if s["tool_use"] else "end_turn")
-        message = dict(id="msg_fake_" + uuid.uuid4().hex[:20], type="message", role="assistant")
-        message.update(model=model, content=blocks, stop_reason=stop_reason, stop_sequence=None)
-        message["usage"] = usage
-        entry.update(status=200, usage=usage, message_id=message["id"], outcome="ok")
+        if s["tool_plan"] is not None:
+            try:
+                step = plan_step(s["tool_plan"], messages, found.index or 0, body.get("tools"))
+            except PlanError as exc:
+                entry.update(status=400, outcome="bad_plan")
+                return self._send_error(400, str(exc))
+            entry["plan_step"] = step.log()
+            s = plan_settings(s, step)
+        blocks = plan_blocks(s, str(body.get("model") or "unknown"), len(messages), n)
+        message = build_message(s, body, blocks)
+        entry.update(status=200, usage=message["usage"], message_id=message["id"], outcome="ok")
         if not stream:
             return self._send_json(200, message)
         self._stream(message, s, bad, entry)
 
-    def _stream(
-        self, message: dict[str, Any], s: dict[str, Any], bad: bool, entry: dict[str, Any]
-    ) -> None:
+    def _stream(self, message: dict[str, Any], s: dict[str, Any], bad: bool, entry: Any) -> None:
         """Real SSE over chunked encoding, flushed per event so the client sees each delta."""
         fake = self.server.fake
         self.send_response(200)
@@ -393,14 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
         hang = bad and bool(s["hang"])
         delay, n_chunks = float(s["chunk_delay"]), int(s["n_chunks"])
         for i, block in enumerate(message["content"]):
-            kind = block["type"]
-            delta_type, field = DELTAS[kind]
-            text = json.dumps(block["input"]) if kind == "tool_use" else block[field]
-            pieces = [{"type": delta_type, field: t} for t in chunks(text, n_chunks)]
-            first = {**block, "input": {}} if kind == "tool_use" else {**block, field: ""}
-            if kind == "thinking":
-                first["signature"] = ""
-                pieces.append({"type": "signature_delta", "signature": block["signature"]})
+            first, pieces = block_stream(block, n_chunks)
             self._event("content_block_start", index=i, content_block=first)
             for j, piece in enumerate(pieces):
                 if delay and (i or j):  # between deltas, not before the first

@@ -24,7 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "hang_before_headers": False,
     "delay_before_headers": 0.0,
     "thinking": None,
-    "tool_use": None,
+    "tool_use": None,  # {"name", "input"}, or a list of them: one message of parallel calls
+    # Scripted agent loop (fake_tools): steps of calls, then a text naming every tool result.
+    "tool_plan": None,
+    "tool_text": None,  # a text block before each step's calls
     "cache_read": 0,
     "cache_creation": 0,
     "output_tokens": None,
@@ -55,6 +58,21 @@ DELTAS = {
     "thinking": ("thinking_delta", "thinking"),
     "tool_use": ("input_json_delta", "partial_json"),
 }
+
+
+LOG_KEYS = ("ts", "method", "path", "query", "headers", "body", "n", "stream", "directive")
+LOG_KEYS += ("settings", "misbehaved", "status", "outcome", "usage", "message_id")
+LOG_KEYS += ("client_disconnected", "exception", "plan_step")
+
+
+def redact(headers: dict[str, str]) -> dict[str, str]:
+    """Keep header shape for assertions but never log secrets."""
+    out: dict[str, str] = {}
+    for key, value in headers.items():
+        if key.lower() in ("x-api-key", "authorization"):
+            value = f"<redacted len={len(value)} prefix={value[:6]!r}>"
+        out[key] = value
+    return out
 
 
 def fake_directive(**settings: Any) -> str:
@@ -95,6 +113,20 @@ def chunks(text: str, n: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+def block_stream(block: dict[str, Any], n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A block as streamed: its content_block_start form (empty text, tool input {}) and its
+    deltas, the content cut in `n` pieces (a tool's input as partial JSON, like the real API)."""
+    kind = block["type"]
+    delta_type, field = DELTAS[kind]
+    text = json.dumps(block["input"]) if kind == "tool_use" else block[field]
+    pieces = [{"type": delta_type, field: t} for t in chunks(text, n)]
+    first = {**block, "input": {}} if kind == "tool_use" else {**block, field: ""}
+    if kind == "thinking":
+        first["signature"] = ""
+        pieces.append({"type": "signature_delta", "signature": block["signature"]})
+    return first, pieces
+
+
 def estimate_tokens(body: Any) -> int:
     """Deterministic stand-in for a token count: a quarter of the JSON size of the prompt."""
     if not isinstance(body, dict):
@@ -120,11 +152,63 @@ def plan_blocks(s: dict[str, Any], model: str, n_messages: int, n: int) -> list[
     else:
         texts = [f"Hello from fake server. model={model} messages={n_messages} request={n}"]
     blocks += [{"type": "text", "text": t} for t in texts]
-    if s["tool_use"]:
-        tool, tool_id = s["tool_use"], "toolu_fake_" + uuid.uuid4().hex[:20]
+    uses = s["tool_use"] or []
+    for tool in uses if isinstance(uses, list) else [uses]:
+        tool_id = "toolu_fake_" + uuid.uuid4().hex[:20]
         name, args = str(tool.get("name", "Read")), tool.get("input", {})
         blocks.append({"type": "tool_use", "id": tool_id, "name": name, "input": args})
     return blocks
+
+
+def build_message(
+    s: dict[str, Any], body: dict[str, Any], blocks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The whole Messages API reply; usage as scripted, else estimated from sizes."""
+    model = str(body.get("model") or "unknown")
+    generated = "".join(b.get("text") or b.get("thinking") or "" for b in blocks)
+    generated += "".join(json.dumps(b["input"]) for b in blocks if b["type"] == "tool_use")
+    usage = dict(input_tokens=s["input_tokens"], output_tokens=s["output_tokens"])
+    if usage["input_tokens"] is None:
+        usage["input_tokens"] = estimate_tokens(body)
+    if usage["output_tokens"] is None:
+        usage["output_tokens"] = len(generated) // 4 + 1
+    usage["cache_creation_input_tokens"] = int(s["cache_creation"])
+    usage["cache_read_input_tokens"] = int(s["cache_read"])
+    stop_reason = s["stop_reason"] or ("tool_use" if s["tool_use"] else "end_turn")
+    message = dict(id="msg_fake_" + uuid.uuid4().hex[:20], type="message", role="assistant")
+    message.update(model=model, content=blocks, stop_reason=stop_reason, stop_sequence=None)
+    message["usage"] = usage
+    return message
+
+
+def settle(
+    settings: dict[str, Any],
+    directive: dict[str, Any],
+    raw: str | None,
+    failures: dict[str, int],
+    stream: bool,
+    body: dict[str, Any],
+) -> tuple[dict[str, Any], bool]:
+    """One request's settings and whether it misbehaves, counting into `failures` (the caller
+    holds the lock). Only misbehaviour that applies to this kind of request counts towards
+    fail_count: globally, or per directive text when the directive brings its own."""
+    s = {**DEFAULTS, **settings, **directive}
+    if s.get("fail_status") and not s.get("status"):
+        s["status"] = s["fail_status"]
+    bad = bool(s["status"] or s["hang_before_headers"])
+    bad = bad or (stream and bool(s["fail_mid_stream"] or s["hang"]))
+    key = raw if raw is not None and any(k in directive for k in FAIL_KEYS) else ""
+    if bad:
+        done = failures.get(key, 0)
+        bad = s["fail_count"] < 0 or done < s["fail_count"]
+        if bad:
+            failures[key] = done + 1
+    if s["structured"] is not None and offers_tool(body, STRUCTURED_TOOL):
+        tally = "structured:" + (raw or "")
+        done = failures.get(tally, 0)
+        failures[tally] = done + 1
+        s = structured_settings(s, bad=done < int(s["structured_bad"]))
+    return s, bad
 
 
 STRUCTURED_TOOL = "StructuredOutput"  # what the CLI offers for a JSON schema (claude-cli.md §14)

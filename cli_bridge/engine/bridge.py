@@ -18,23 +18,21 @@ import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TypedDict
 
 from ..errors import CliFailed, ProxyError, Timeout
-from ..protocol.blocks import CliMessage, UserContent
-from ..protocol.client_tools import ToolSet
 from ..protocol.events import (
-    ApiRetry,
     AssistantBlock,
     CliEvent,
+    InputJsonDelta,
     MalformedLine,
     Result,
     TextDelta,
     ThinkingDelta,
+    ToolCallsPending,
     event_from_line,
 )
-from ..protocol.instructions import SystemFlag
 from ..protocol.result import error_from_result
 from .config import BridgeConfig
 from .history import ProcessKey, ReplyText, continues, conversation_digest, held_turns
@@ -43,61 +41,35 @@ from .parked import LiveSessions, SessionStats
 from .pool import PoolStats, WarmPool
 from .ratelimits import RateLimitBoard, RateLimitSnapshot
 from .reaper import OrphanGuard
+from .request import CliRequest
 from .retry import retry_delay
 from .scheduler import QueueStats, Scheduler
 from .structured import checked_events
+from .tool_round import (
+    ToolRound,
+    UsageTally,
+)
+from .tool_turns import answer_calls, open_calls, resumed_history, send_turn, waiting_for
 from .turn import Turn
 from .worker import Worker, WorkerFactory
 
 log = logging.getLogger("cli_bridge")
 
-
-@dataclass(frozen=True, slots=True)
-class CliRequest:
-    """What one CLI turn needs: all of it already checked and converted."""
-
-    cli_model: str
-    prompt: UserContent  # the new user turn, written to the CLI's stdin
-    system_prompt: str | None = None
-    # The turns before it, hub-shaped: a live process holding exactly these answers, else a
-    # fresh process resumes a transcript of them (never the warm pool: it holds none).
-    history: tuple[CliMessage, ...] = ()
-    # Who asked (an API key id, once keys exist): live processes are never shared across.
-    owner: str | None = None
-    # How the CLI gets `system_prompt` (instructions.py): --system-prompt-file or --append-….
-    system_flag: SystemFlag = "replace"
-    # False when the prompt already renders a history as text: no later request continues
-    # that conversation, so its process is not kept.
-    continuable: bool = True
-    # The client's own name for the conversation (optional): two conversations of one owner
-    # with identical turns so far keep a live process each.
-    conversation_id: str | None = None
-    # Generation settings a process is started with (part of its key): the upstream's
-    # `max_tokens` (CLAUDE_CODE_MAX_OUTPUT_TOKENS) and `output_config.effort` (--effort).
-    max_output_tokens: int | None = None
-    effort: str | None = None
-    # Structured output (structured.py): the schema's canonical JSON text; per process.
-    output_schema: str | None = None
-    # The client's tools, offered through the proxy's MCP server (cli_bridge/tools); per
-    # process. When `prompt` holds tool_result blocks, they answer the calls a live process
-    # has open, else the history is resumed with them (tools/resume rules in bridge).
-    tools: ToolSet | None = None
-
-    @property
-    def key(self) -> ProcessKey:
-        return ProcessKey(
-            self.cli_model,
-            self.system_prompt,
-            self.system_flag,
-            max_output_tokens=self.max_output_tokens,
-            effort=self.effort,
-            output_schema=self.output_schema,
-            tools=self.tools,
-        )
+# How long a fresh CLI may take to list the client's tools (measured: 0.4-1 s).
+TOOLS_CONNECT_TIMEOUT = 30.0
 
 
 class QueueHealth(QueueStats):
     active: int  # processes answering a request right now
+
+
+class ToolHealth(TypedDict):
+    """Client tools: MCP sessions open, model calls waiting for the client, and processes
+    parked with open calls (they leave after `waiting.idle_window` s without an answer)."""
+
+    sessions: int
+    pending_calls: int
+    waiting: SessionStats
 
 
 class PoolHealth(PoolStats):
@@ -119,6 +91,7 @@ class BridgeHealth(TypedDict):
     queue: QueueHealth
     pool: PoolHealth
     rate_limits: RateLimitSnapshot
+    tools: ToolHealth
 
 
 class _StaleWorker(Exception):
@@ -127,7 +100,7 @@ class _StaleWorker(Exception):
 
 def _is_content(event: CliEvent) -> bool:
     """Whether the client may already have been sent something for this event."""
-    if isinstance(event, TextDelta | ThinkingDelta):
+    if isinstance(event, TextDelta | ThinkingDelta | InputJsonDelta | ToolCallsPending):
         return True
     return isinstance(event, AssistantBlock) and not event.is_api_error
 
@@ -158,8 +131,17 @@ class ClaudeBridge:
             self._retire,
         )
         self.sessions = LiveSessions(config.session_idle, self._retire)
+        # Processes whose answer ended at client tool calls, waiting for the results; a
+        # dangling call (the client never answers) frees its process after `tool_wait` s.
+        self.awaiting = LiveSessions(config.tool_wait, self._retire)
         # Parked conversations give way before warm processes: a warm one serves anybody.
-        self.scheduler.reclaimers += [self.sessions.reclaim, self.pool.reclaim]
+        # A waiting tool call goes last: its conversation resumes faithfully elsewhere, but
+        # it costs a cold start.
+        self.scheduler.reclaimers += [
+            self.sessions.reclaim,
+            self.pool.reclaim,
+            self.awaiting.reclaim,
+        ]
         self.board = RateLimitBoard()
         self._busy = 0
         self._reapers: set[asyncio.Future[None]] = set()
@@ -207,6 +189,7 @@ class ClaudeBridge:
         if not self._draining:
             self._draining = True
             self.sessions.close()
+            self.awaiting.close()
             self._track(self.pool.aclose())
 
     async def aclose(self) -> None:
@@ -218,6 +201,8 @@ class ClaudeBridge:
             self._retire(worker, False)
         while self._reapers:
             await asyncio.gather(*list(self._reapers), return_exceptions=True)
+        if self.workers.host is not None:
+            await self.workers.host.aclose()
         self.guard.close()
 
     def _track(self, work: Awaitable[None]) -> None:
@@ -238,7 +223,13 @@ class ClaudeBridge:
             "queue": {"active": self._busy, **self.scheduler.stats()},
             "pool": {**self.pool.stats(), "sessions": self.sessions.stats()},
             "rate_limits": self.board.snapshot(),
+            "tools": self.tool_health(),
         }
+
+    def tool_health(self) -> ToolHealth:
+        host = self.workers.host
+        stats = host.stats() if host is not None else {"sessions": 0, "pending_calls": 0}
+        return {**stats, "waiting": self.awaiting.stats()}
 
     def start_turn(self, request: CliRequest) -> Turn:
         """Start one turn in the background; read it with `Turn.next`."""
@@ -293,6 +284,9 @@ class ClaudeBridge:
         if self._closed:
             raise ProxyError("The proxy is shutting down", status=503, code="shutting_down")
         if reuse and continues(request.history):
+            worker = waiting_for(request, key, self.awaiting, self._retire)
+            if worker is not None:
+                return worker, True
             # The process parked under the client's conversation id first, then one that
             # holds the same turns without an id (a conversation that began without one).
             for conv in dict.fromkeys((request.conversation_id, None)):
@@ -306,7 +300,7 @@ class ClaudeBridge:
             self._debug("pid=%s taken warm from the pool", worker.pid)
             return worker, True
         await self.scheduler.acquire(deadline - time.monotonic())
-        return await self.workers.spawn(key, history=request.history), False
+        return await self.workers.spawn(key, history=resumed_history(request)), False
 
     async def _attempt(
         self,
@@ -322,10 +316,14 @@ class ClaudeBridge:
         self._busy += 1
         finished = keep = got_output = False
         reply = ReplyText()
+        calls, tally = ToolRound(key.tools), UsageTally()
+        continued = bool(worker.open_calls)  # its CLI turn began with an earlier answer
         retry_after: float | None = None
         try:
+            if continued:
+                answer_calls(worker, request.prompt)
             # A CLI that has died already is reported by its exit code and stderr (below).
-            if not await worker.send(request.prompt) and reused:
+            elif not await send_turn(worker, request, deadline) and reused:
                 raise _StaleWorker
             while line := await self._next_line(worker, deadline):
                 # The CLI has loaded its history once it prints a line of its own (the answer to
@@ -343,8 +341,14 @@ class ClaudeBridge:
                 if watch is not None:
                     watch(event)
                 reply.feed(event)
-                if isinstance(event, ApiRetry) and event.retry_delay_ms is not None:
-                    retry_after = event.retry_delay_ms / 1000
+                calls.feed(event)
+                tally.feed(event)
+                if calls.stops(event):
+                    yield event
+                    keep = True
+                    open_calls(worker, calls)
+                    yield ToolCallsPending(calls.surfaced(), tally.usage)
+                    return
                 if isinstance(event, Result):
                     finished = True
                     error = error_from_result(event, retry_after=retry_after)
@@ -353,7 +357,9 @@ class ClaudeBridge:
                         raise error
                     keep = True
                     worker.turns += 1
-                    yield event
+                    # The CLI counts its whole turn; this answer is only the part after the
+                    # client's tool results.
+                    yield replace(event, usage=tally.usage) if continued else event
                     return
                 yield event
             code = await worker.proc.wait()
@@ -365,16 +371,24 @@ class ClaudeBridge:
         finally:
             self._busy -= 1
             worker.drop_transcript()  # and what the CLI added there (`memory/`)
-            if not (keep and self._park(worker, request, key, reply.text)):
+            if not (keep and self._park(worker, request, key, reply.text, calls)):
+                worker.open_calls = ()
                 self._retire(worker, finished)
 
-    def _park(self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str) -> bool:
-        """Keep a process that answered for its conversation's next turn, if enabled."""
-        if self._draining or not request.continuable or not self.sessions.enabled:
-            return False
-        if key.output_schema is not None:  # its next request may not want the same schema
+    def _park(
+        self, worker: Worker, request: CliRequest, key: ProcessKey, reply: str, calls: ToolRound
+    ) -> bool:
+        """Keep a process that answered for its conversation's next turn, if enabled; one
+        whose answer ended at tool calls waits for their results (`awaiting`)."""
+        if self._draining or not request.continuable:
             return False
         held = held_turns(request.history, request.prompt, reply)
+        if worker.open_calls:
+            held = (*held[:-1], {"role": "assistant", "content": calls.held_blocks(reply)})
+            digest = conversation_digest(key, held, request.owner, request.conversation_id)
+            return self.awaiting.park(worker, digest)
+        if not self.sessions.enabled or key.output_schema is not None:
+            return False  # a schema: its next request may not want the same one
         digest = conversation_digest(key, held, request.owner, request.conversation_id)
         return self.sessions.park(worker, digest)
 

@@ -40,6 +40,8 @@ class BridgeConfig:
     pool_system_prompt: str | None = None
     pool_idle: float = 300.0  # a warm process is replaced after this long unused
     session_idle: float = 60.0  # a process keeps its conversation this long; 0 disables
+    # A process whose answer ended at client tool calls waits this long for the results.
+    tool_wait: float = 600.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     orphan_sentinel: bool = True  # out-of-process safety net, see reaper.py
     tracer: Tracer | None = None

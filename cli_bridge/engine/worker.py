@@ -17,10 +17,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CliFailed
 from ..protocol.argv import build_argv
 from ..protocol.blocks import CliMessage, UserContent
+from ..protocol.client_tools import SERVER_NAME, ToolCall
 from ..protocol.environment import child_env
 from ..protocol.stdin import initialize_line, user_line
 from .config import BridgeConfig
@@ -29,6 +31,10 @@ from .process import CliProcess
 from .reaper import OrphanGuard
 from .resume import ResumeFile, write_transcript
 from .scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from ..tools.host import ToolHost
+    from ..tools.session import ToolSession
 
 log = logging.getLogger("cli_bridge.worker")
 
@@ -53,6 +59,9 @@ class Worker:
         self._trace = trace
         self._retiring: asyncio.Task[None] | None = None
         self.resumed: ResumeFile | None = None  # the transcript it was started with, if any
+        self.tools: ToolSession | None = None  # its MCP session, when it offers client tools
+        # Client tool calls its last answer ended with: the process waits for their results.
+        self.open_calls: tuple[ToolCall, ...] = ()
 
     @property
     def alive(self) -> bool:
@@ -92,6 +101,8 @@ class Worker:
         try:
             await kill
         finally:
+            if self.tools is not None:
+                await self.tools.close()
             resumed, self.resumed = self.resumed, None
             if resumed is not None:
                 await asyncio.to_thread(resumed.remove)
@@ -110,6 +121,8 @@ class WorkerFactory:
         guard: OrphanGuard,
     ) -> None:
         self.config = config
+        # The MCP server for client tools, made on first use: `mcp` takes ~0.9 s to import.
+        self.host: ToolHost | None = None
         self._environ = dict(environ)
         self._scheduler = scheduler
         self._guard = guard
@@ -144,6 +157,7 @@ class WorkerFactory:
             max_output_tokens=key.max_output_tokens,
         )
         resumed: ResumeFile | None = None
+        session: ToolSession | None = None
         try:
             if cfg.tracer is not None:
                 cfg.tracer("spawn", 0, None)
@@ -156,6 +170,15 @@ class WorkerFactory:
                     raise CliFailed(
                         f"Could not write the conversation for the Claude CLI: {exc}"
                     ) from None
+            mcp_config = None
+            if key.tools is not None:
+                if self.host is None:
+                    from ..tools.host import ToolHost
+
+                    self.host = ToolHost()
+                session = await self.host.open(key.tools)
+                mcp_config = run_dir / "mcp.json"
+                self.host.write_config(session, mcp_config)
             append = key.system_flag == "append"
             argv = build_argv(
                 cfg.claude_bin,
@@ -165,9 +188,13 @@ class WorkerFactory:
                 append_system_prompt_file=system_file if append else None,
                 resume=resumed.session_id if resumed is not None else None,
                 effort=key.effort,
+                mcp_config=mcp_config,
+                allow_mcp_server=SERVER_NAME if key.tools and key.tools.permitted else None,
             )
             proc = await CliProcess.spawn(argv, env=env, cwd=cwd)
         except BaseException:
+            if session is not None:
+                await session.close()
             if resumed is not None:
                 resumed.remove()
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -176,6 +203,7 @@ class WorkerFactory:
         self._guard.add(proc.pid)
         worker = Worker(proc, run_dir, key, self._gone, cfg.tracer)
         worker.resumed = resumed
+        worker.tools = session
         self.workers.add(worker)
         if cfg.debug:
             log.info("[subprocess] spawned pid=%s argv=%s", proc.pid, argv)

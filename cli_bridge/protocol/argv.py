@@ -34,12 +34,17 @@ def build_argv(
     append_system_prompt_file: Path | None = None,
     resume: str | None = None,
     effort: str | None = None,
+    mcp_config: Path | None = None,
+    allow_mcp_server: str | None = None,
 ) -> list[str]:
     """argv for one CLI process (no shell; prompts travel on stdin, system text in a file).
 
     `resume`: the session id of a transcript the proxy wrote (engine/resume.py). Forked, so
     the CLI writes nothing of its own (with --no-session-persistence). `effort`: one of the
-    CLI's --effort levels (the upstream's `output_config.effort`)."""
+    CLI's --effort levels (the upstream's `output_config.effort`). `mcp_config`: the file
+    naming the proxy's MCP server for the client's tools (cli_bridge/tools);
+    `allow_mcp_server`: that server's name, whose tools the CLI may call unasked (with
+    --strict-mcp-config no other server exists)."""
     if cli_model.startswith("-"):
         raise ValueError(f"refusing flag-like model value {cli_model!r}")
     if tools.startswith("-"):
@@ -57,4 +62,10 @@ def build_argv(
         if effort not in EFFORT_LEVELS:
             raise ValueError(f"refusing unknown effort level {effort!r}")
         argv += ["--effort", effort]
+    if mcp_config is not None:
+        argv += ["--mcp-config", str(mcp_config)]
+    if allow_mcp_server is not None:
+        if not allow_mcp_server.isidentifier():
+            raise ValueError(f"refusing MCP server name {allow_mcp_server!r}")
+        argv += ["--allowedTools", f"mcp__{allow_mcp_server}"]
     return argv

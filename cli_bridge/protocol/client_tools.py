@@ -53,11 +53,14 @@ class ToolSet:
     `permitted`: False when the tools are offered only because the history holds tool blocks
     (the Messages API refuses those without `tools`) but the client said `tool_choice: none`:
     the CLI then refuses every call itself. `instructions`: the MCP server's instructions
-    (what `tool_choice: required` or `parallel_tool_calls: false` ask of the model)."""
+    (what `tool_choice: required` or `parallel_tool_calls: false` ask of the model).
+    `one_call`: `parallel_tool_calls: false`: only a message's first call reaches the client;
+    the engine answers the others itself with an error result the model sees."""
 
     tools: tuple[ClientTool, ...]
     permitted: bool = True
     instructions: str | None = None
+    one_call: bool = False
 
     @property
     def digest(self) -> str:
@@ -65,6 +68,7 @@ class ToolSet:
             [[t.name, t.description, t.parameters] for t in self.tools],
             self.permitted,
             self.instructions,
+            self.one_call,
         ]
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(data.encode()).hexdigest()

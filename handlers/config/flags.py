@@ -88,6 +88,10 @@ FLAGS: tuple[Flag, ...] = (
          "seconds before an unused warm process is replaced"),
     Flag("--session-idle", "CLAUDE_PROXY_SESSION_IDLE", "session_idle", p.seconds, "60",
          "seconds a process keeps its conversation for the next turn (`0` = off)"),
+    Flag("--tool-result-timeout", "CLAUDE_PROXY_TOOL_RESULT_TIMEOUT", "tool_wait", p.seconds,
+         "600", "seconds a process waits with a client tool call open for the client's result "
+         "(then the call is cancelled and the process freed; a later result still works, "
+         "resumed in a new process)"),
     Flag("--system-prompt-mode", "CLAUDE_PROXY_SYSTEM_PROMPT_MODE", "system_prompt_mode",
          p.parse_system_prompt_mode, "user",
          "where system/developer messages go: `user` (first user turn), `append` (after "

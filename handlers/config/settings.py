@@ -60,6 +60,7 @@ class Settings:
     pool_model: str = _D["pool_model"]
     pool_idle: float = _D["pool_idle"]
     session_idle: float = _D["session_idle"]
+    tool_wait: float = _D["tool_wait"]
     system_prompt_mode: SystemPromptMode = _D["system_prompt_mode"]
     base_system_prompt: str = _D["base_system_prompt"]
     upstream_retries: int = _D["upstream_retries"]
@@ -87,6 +88,7 @@ class Settings:
             pool_system_prompt=self.pool_system_prompt,
             pool_idle=self.pool_idle,
             session_idle=self.session_idle,
+            tool_wait=self.tool_wait,
             retry=RetryPolicy(
                 upstream_retries=self.upstream_retries,
                 rate_limit_retries=self.rate_limit_retries,
