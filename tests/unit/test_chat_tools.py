@@ -155,9 +155,11 @@ def test_required_is_the_servers_instructions():
 def test_parallel_false_asks_for_one_call_and_surfaces_the_first():
     got = plan(tools=[fn()], parallel_tool_calls=False)
     assert got.single and got.tools is not None and got.tools.instructions == ONE_CALL
+    assert got.tools.one_call
     both = plan(tools=[fn()], tool_choice="required", parallel_tool_calls=False)
     assert both.tools is not None and both.tools.instructions == f"{REQUIRED} {ONE_CALL}"
     assert not plan(tools=[fn()], parallel_tool_calls=True).single
+    assert not plan(tools=[fn()], parallel_tool_calls=True).tools.one_call
     assert not plan(tools=[fn()], parallel_tool_calls=None).single
 
 

@@ -12,7 +12,8 @@ protocol/client_tools.py). `tool_choice` has no CLI flag, so each value is appro
   function's parameters as the schema, so the answer is always one call of that function.
 
 `parallel_tool_calls: false` adds an instruction to call at most one tool, and only the
-first call of an answer is surfaced. Pure functions over the validated body.
+first call of an answer is surfaced (`ToolSet.one_call`: the engine answers the others
+itself). Pure functions over the validated body.
 """
 
 from __future__ import annotations
@@ -155,7 +156,8 @@ def tool_plan(body: Mapping[str, Any], tool_history: bool) -> ToolPlan:
     lines = [REQUIRED] if choice == "required" else []
     if single:
         lines.append(ONE_CALL)
-    return ToolPlan(ToolSet(tools, instructions=" ".join(lines) or None), single=single)
+    offered = ToolSet(tools, instructions=" ".join(lines) or None, one_call=single)
+    return ToolPlan(offered, single=single)
 
 
 def _with_tools(what: str) -> InvalidRequest:
