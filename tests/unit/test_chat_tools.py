@@ -82,10 +82,10 @@ def test_parameters_default_to_an_empty_object_schema_and_description_to_empty()
     assert t.description == ""
 
 
-def test_parameters_without_type_are_kept_as_given():
+def test_parameters_without_type_get_an_object_root():
     schema = {"properties": {"x": {"type": "integer"}}}
     (t,) = plan(tools=[fn(parameters=schema)]).tools.tools
-    assert json.loads(t.parameters) == schema
+    assert json.loads(t.parameters) == {"type": "object", **schema}
 
 
 def test_no_tools_is_no_tool_set():

@@ -18,7 +18,6 @@ itself). Pure functions over the validated body.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -85,16 +84,18 @@ def _function(entry: object, i: int) -> ClientTool:
     if parameters is None:
         parameters = NO_PARAMETERS
     if not isinstance(parameters, dict):
-        problem: str | None = "must be a JSON Schema object"
-    elif parameters.get("type", "object") != "object":
-        problem = 'the schema\'s root must have "type": "object"'
-    else:
-        problem = schema_problem({"type": "object", **parameters})
+        raise InvalidRequest(
+            "function parameters must be a JSON Schema object",
+            param=f"{where}.function.parameters",
+        )
+    # The root type spelled out: the upstream's input_schema and MCP's inputSchema want it.
+    schema = {"type": "object", **parameters}
+    problem = schema_problem(schema)
     if problem is not None:
         raise InvalidRequest(
             f"function parameters: {problem}", param=f"{where}.function.parameters"
         )
-    return ClientTool(name, description or "", canonical_schema(parameters))
+    return ClientTool(name, description or "", canonical_schema(schema))
 
 
 def client_tools(value: object) -> tuple[ClientTool, ...]:
@@ -142,10 +143,7 @@ def tool_plan(body: Mapping[str, Any], tool_history: bool) -> ToolPlan:
             raise _bad_choice(f"function `{forced}` is not one of `tools`")
         if schema is not None:
             raise _with_tools("a forced function")
-        # The CLI's StructuredOutput wants the root type spelled out.
-        return ToolPlan(
-            withheld, canonical_schema({"type": "object", **json.loads(tool.parameters)}), forced
-        )
+        return ToolPlan(withheld, tool.parameters, forced)
     if choice not in (None, "auto", "required"):
         raise _bad_choice(
             'send "none", "auto", "required" or {"type": "function", "function": {"name": …}}'
