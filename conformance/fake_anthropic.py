@@ -23,6 +23,7 @@ import select
 import signal
 import socket
 import socketserver
+import sys
 import threading
 import time
 import uuid
@@ -62,6 +63,11 @@ class _Server(ThreadingHTTPServer):
         """Skip HTTPServer's getfqdn(): a reverse DNS lookup can stall on offline machines."""
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A killed CLI resets its keep-alive connection: normal here, not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeAnthropic:
