@@ -1,6 +1,6 @@
 """Process-engine benchmarks: the real CLI against the fake Anthropic API on 127.0.0.1.
 
-    python -m conformance.bench [--runs 20] [--only ttft,warm,next,follow,chunks,burst,rps]
+    python -m conformance.bench [--runs 20] [--only ttft,warm,next,follow,tools,agent,chunks,...]
 
 Prints a Markdown table per benchmark, then the targets. Not a test: the figures depend on
 the machine and on whatever else it runs. See README "Performance" for the latest figures.
@@ -31,6 +31,7 @@ from conformance.bench_harness import (
     turns_inside,
     wait_warm,
 )
+from conformance.bench_tools import bench_tool_agent, bench_tool_followup
 from conformance.cli_install import ensure_claude
 from conformance.fake_anthropic import fake_directive
 
@@ -295,7 +296,7 @@ def bench_rps(bench: Bench, seconds: float = 5.0) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--only", default="ttft,warm,next,follow,chunks,burst,rps")
+    parser.add_argument("--only", default="ttft,warm,next,follow,tools,agent,chunks,burst,rps")
     args = parser.parse_args()
     only = set(args.only.split(","))
     results: dict[str, dict[str, float]] = {}
@@ -303,7 +304,7 @@ def main() -> None:
         print(f"CLI {bench.claude_bin}; fake upstream {bench.upstream_url}")
         print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         cold = None
-        if only & {"ttft", "warm", "next"}:
+        if only & {"ttft", "warm", "next", "tools"}:
             results["ttft"] = bench_ttft(bench, args.runs)
             cold = results["ttft"]["cold"]
         if "warm" in only and cold:
@@ -312,6 +313,10 @@ def main() -> None:
             results["next"] = bench_next_turn(bench, args.runs, cold)
         if "follow" in only:
             results["follow"] = bench_follow(bench, args.runs)
+        if "tools" in only and cold:
+            results["tools"] = bench_tool_followup(bench, args.runs, cold)
+        if "agent" in only:
+            results["agent"] = bench_tool_agent(bench, args.runs)
         if "chunks" in only:
             results["chunks"] = bench_chunks(bench, 20)
         if "burst" in only:
@@ -344,6 +349,12 @@ def print_targets(r: dict[str, dict[str, float]]) -> None:
         ratio = r["follow"]["ratio"]
         add("sonnet-only TTFT from the 4th request / direct spawn", "≤ 0.25", f"{ratio:.3f}",
             ratio <= 0.25)  # fmt: skip
+    if "tools" in r:
+        ratio = r["tools"]["ratio"]
+        add("tool follow-up TTFT / cold TTFT", "≤ 0.15", f"{ratio:.3f}", ratio <= 0.15)
+    if "agent" in r:
+        ratio = r["agent"]["ratio"]
+        add("agent with tools, 3rd request on / cold", "≤ 0.25", f"{ratio:.3f}", ratio <= 0.25)
     if "chunks" in r:
         p99 = r["chunks"]["p99"] * 1000
         add("per-chunk added p99", "≤ 2 ms", f"{p99:.3f} ms", p99 <= 2)
