@@ -22,7 +22,16 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from cli_bridge.engine.bridge import EngineGauges
-from cli_bridge.protocol.events import ApiRetry, CliEvent, RateLimitInfo, Result, TextDelta
+from cli_bridge.protocol.events import (
+    ApiRetry,
+    CliEvent,
+    InputJsonDelta,
+    RateLimitInfo,
+    Result,
+    TextDelta,
+    ToolCallsPending,
+)
+from cli_bridge.protocol.wire import Usage
 
 from .middleware import access
 
@@ -130,7 +139,7 @@ class Metrics:
         def on_event(event: CliEvent) -> None:
             nonlocal first_token
             try:
-                if isinstance(event, TextDelta) and first_token:
+                if isinstance(event, TextDelta | InputJsonDelta) and first_token:
                     first_token = False
                     self.ttft.labels(model).observe(time.monotonic() - started)
                 elif isinstance(event, ApiRetry):
@@ -142,6 +151,8 @@ class Metrics:
                     ).inc()
                 elif isinstance(event, Result):
                     self._count_result(model, event)
+                elif isinstance(event, ToolCallsPending):  # an answer that ends at tool calls
+                    self._count_usage(model, event.usage)
             except Exception:  # metrics must never break a turn
                 log.exception("metrics: could not record a CLI event")
 
@@ -150,8 +161,11 @@ class Metrics:
     def _count_result(self, model: str, result: Result) -> None:
         if result.api_error_status == 429:
             self.rate_limits.labels("upstream_429").inc()
+        self._count_usage(model, result.usage)
+
+    def _count_usage(self, model: str, usage: Usage) -> None:
         for kind, key in TOKEN_KINDS.items():
-            amount = _count(result.usage.get(key))
+            amount = _count(usage.get(key))
             if amount:
                 self.tokens.labels(model, kind).inc(amount)
 

@@ -337,17 +337,24 @@ class ClaudeBridge:
                     log.warning("CLI pid %s printed a malformed line (%s)", worker.pid, exc)
                     continue
                 self._debug("pid=%s event %s", worker.pid, type(event).__name__)
+                tally.feed(event)
+                if isinstance(event, Result) and continued:
+                    # The CLI counts its whole turn; this answer is only the part after the
+                    # client's tool results (the part before was counted with its calls).
+                    event = replace(event, usage=tally.usage)
                 self.board.observe(event)
                 if watch is not None:
                     watch(event)
                 reply.feed(event)
                 calls.feed(event)
-                tally.feed(event)
                 if calls.stops(event):
                     yield event
                     keep = True
                     open_calls(worker, calls)
-                    yield ToolCallsPending(calls.surfaced(), tally.usage)
+                    pending = ToolCallsPending(calls.surfaced(), tally.usage)
+                    if watch is not None:
+                        watch(pending)
+                    yield pending
                     return
                 if isinstance(event, Result):
                     finished = True
@@ -357,9 +364,7 @@ class ClaudeBridge:
                         raise error
                     keep = True
                     worker.turns += 1
-                    # The CLI counts its whole turn; this answer is only the part after the
-                    # client's tool results.
-                    yield replace(event, usage=tally.usage) if continued else event
+                    yield event
                     return
                 yield event
             code = await worker.proc.wait()

@@ -45,8 +45,8 @@ def answered_first_step(marker: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_agent_loop(openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str, stream):
-    got = run_openai_loop(openai_client, "sonnet", planned(marker), stream)
+def test_agent_loop(tool_client: openai.OpenAI, upstream: FakeAnthropic, marker: str, stream):
+    got = run_openai_loop(tool_client, "sonnet", planned(marker), stream)
     assert got["tool_calls"] == ["get_weather", "get_time", "get_weather"]
     assert got["finish_reasons"] == ["tool_calls", "tool_calls", "stop"]
     assert got["final"] == "final: sunny 21C in Paris | 12:00 in Paris | sunny 21C in Rome"
@@ -55,9 +55,9 @@ def test_agent_loop(openai_client: openai.OpenAI, upstream: FakeAnthropic, marke
 
 
 def test_results_no_process_holds_are_resumed_as_real_turns(
-    openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
+    tool_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
 ):
-    answer = openai_client.chat.completions.create(
+    answer = tool_client.chat.completions.create(
         model="sonnet", messages=answered_first_step(marker), tools=TOOLS
     )
     choice = answer.choices[0]
@@ -71,9 +71,9 @@ def test_results_no_process_holds_are_resumed_as_real_turns(
 
 
 def test_tool_choice_none_over_a_tool_history_answers_in_text(
-    openai_client: openai.OpenAI, marker: str
+    tool_client: openai.OpenAI, marker: str
 ):
-    answer = openai_client.chat.completions.create(
+    answer = tool_client.chat.completions.create(
         model="sonnet", messages=answered_first_step(marker), tools=TOOLS, tool_choice="none"
     )
     choice = answer.choices[0]

@@ -39,10 +39,10 @@ def model_context(request: dict) -> str:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_langchain_agent_loop(
-    proxy: RunningProxy, upstream: FakeAnthropic, marker: str, stream: bool
+    tool_proxy: RunningProxy, upstream: FakeAnthropic, marker: str, stream: bool
 ):
     prompt = f"weather and time {marker} {fake_directive(tool_plan=PLAN)}"
-    run = run_langchain_loop(proxy.v1, "sk-x", "sonnet", prompt, stream)
+    run = run_langchain_loop(tool_proxy.v1, "sk-x", "sonnet", prompt, stream)
     assert run["tool_calls"] == ["get_weather", "get_time"]
     assert run["finish_reasons"] == ["tool_calls", "tool_calls", "stop"]
     assert run["final"] == FINAL
@@ -61,10 +61,10 @@ def node_agent() -> Path:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_node_sdk_agent_loop(
-    proxy: RunningProxy, node_agent: Path, upstream: FakeAnthropic, marker: str, stream: bool
+    tool_proxy: RunningProxy, node_agent: Path, upstream: FakeAnthropic, marker: str, stream: bool
 ):
     prompt = f"weather and time {marker} {fake_directive(tool_plan=PLAN)}"
-    argv = ["node", str(node_agent), proxy.v1, "sk-node", "sonnet", prompt]
+    argv = ["node", str(node_agent), tool_proxy.v1, "sk-node", "sonnet", prompt]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     done = subprocess.run(
         [*argv, "stream" if stream else ""], capture_output=True, text=True, env=env, timeout=120
@@ -78,10 +78,10 @@ def test_node_sdk_agent_loop(
 
 
 def test_required_asks_the_model_through_the_server_instructions(
-    openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
+    tool_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
 ):
     prompt = f"weather {marker} {fake_directive(tool_plan=[PLAN[0]])}"
-    answer = openai_client.chat.completions.create(
+    answer = tool_client.chat.completions.create(
         model="sonnet",
         messages=[{"role": "user", "content": prompt}],
         tools=TOOLS,
@@ -94,11 +94,11 @@ def test_required_asks_the_model_through_the_server_instructions(
 
 
 def test_a_named_function_is_answered_as_that_call(
-    openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
+    tool_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
 ):
     args = {"city": "Lima"}
     prompt = f"weather {marker} {fake_directive(structured=args)}"
-    answer = openai_client.chat.completions.create(
+    answer = tool_client.chat.completions.create(
         model="sonnet",
         messages=[{"role": "user", "content": prompt}],
         tools=TOOLS,
@@ -114,11 +114,11 @@ def test_a_named_function_is_answered_as_that_call(
 
 
 def test_parallel_tool_calls_false_surfaces_one_call(
-    openai_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
+    tool_client: openai.OpenAI, upstream: FakeAnthropic, marker: str
 ):
     both = [[{"name": "get_weather", "input": {"city": "A"}}, {"name": "get_time", "input": {}}]]
     messages = [{"role": "user", "content": f"both {marker} {fake_directive(tool_plan=both)}"}]
-    answer = openai_client.chat.completions.create(
+    answer = tool_client.chat.completions.create(
         model="sonnet", messages=messages, tools=TOOLS, parallel_tool_calls=False
     )
     (call,) = answer.choices[0].message.tool_calls or []
@@ -130,7 +130,7 @@ def test_parallel_tool_calls_false_surfaces_one_call(
         answer.choices[0].message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": call.id, "content": "windy"},
     ]
-    final = openai_client.chat.completions.create(
+    final = tool_client.chat.completions.create(
         model="sonnet", messages=follow, tools=TOOLS, parallel_tool_calls=False
     )
     text = final.choices[0].message.content or ""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 
 import httpx
@@ -27,13 +26,6 @@ from tests.contract import Contract
 WEATHER = {"name": "get_weather", "input": {"city": "Paris"}}
 TIME = {"name": "get_time", "input": {"city": "Paris"}}
 PLAN = [[WEATHER], [TIME]]  # two rounds, one call each, then the final answer
-
-
-@pytest.fixture(scope="module")
-def tool_proxy(base_settings: Settings) -> Iterator[RunningProxy]:
-    """Live conversations on, so a waiting call's process can answer the follow-up."""
-    with serve(replace(base_settings, session_idle=30)) as running:
-        yield running
 
 
 def client_for(proxy: RunningProxy, contract: Contract) -> openai.OpenAI:
@@ -116,11 +108,11 @@ def test_agent_loop_with_the_openai_sdk(
 
 
 def test_tools_are_connected_before_the_first_upstream_request(
-    proxy: RunningProxy, contract: Contract, upstream: FakeAnthropic, marker: str
+    tool_proxy: RunningProxy, contract: Contract, upstream: FakeAnthropic, marker: str
 ):
     """A cold process (no pool): the very first upstream request already offers the tools,
     so the user line went in only after the CLI had listed them (claude-cli.md §14)."""
-    client = client_for(proxy, contract)
+    client = client_for(tool_proxy, contract)
     prompt = f"weather {marker} {fake_directive(reply='no tools needed')}"
     answer = client.chat.completions.create(
         model="sonnet", messages=[{"role": "user", "content": prompt}], tools=TOOLS
@@ -130,7 +122,6 @@ def test_tools_are_connected_before_the_first_upstream_request(
     first = upstream_requests(upstream, marker)[0]
     names = [t["name"] for t in first["body"]["tools"]]
     assert "mcp__client__get_weather" in names and "mcp__client__get_time" in names
-    assert wait_no_cli_children(under=proxy.settings.runtime_dir) == []
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
@@ -220,3 +211,29 @@ def test_a_dangling_call_frees_its_process(
         tools = wait_tools_idle(running)
         assert tools == {**tools, "sessions": 0, "pending_calls": 0}
         assert tools["waiting"]["expired"] == 1
+
+
+def test_each_answer_reports_its_own_usage(
+    tool_proxy: RunningProxy, contract: Contract, upstream: FakeAnthropic, marker: str
+):
+    """The CLI's `result` counts its whole turn; an answer continued after tool results reports
+    only its own upstream request, and the two answers add up to what the upstream counted."""
+    client = client_for(tool_proxy, contract)
+    messages: list[dict] = [
+        {"role": "user", "content": f"w {marker} {fake_directive(tool_plan=[[WEATHER]])}"}
+    ]
+    first = client.chat.completions.create(model="sonnet", messages=messages, tools=TOOLS)
+    call = (first.choices[0].message.tool_calls or [])[0]
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    second = client.chat.completions.create(model="sonnet", messages=messages, tools=TOOLS)
+    assert second.choices[0].message.content == "final: sunny"
+    counted = [r["usage"] for r in upstream_requests(upstream, marker)]
+    assert len(counted) == 2
+    for answer, usage in zip((first, second), counted, strict=True):
+        assert answer.usage is not None
+        assert answer.usage.completion_tokens == usage["output_tokens"]
+        prompt = usage["input_tokens"] + usage["cache_read_input_tokens"]
+        assert answer.usage.prompt_tokens == prompt + usage["cache_creation_input_tokens"]
