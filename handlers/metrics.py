@@ -21,7 +21,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from cli_bridge.engine.bridge import EngineGauges
+from cli_bridge.engine.health import EngineGauges
 from cli_bridge.protocol.events import (
     ApiRetry,
     CliEvent,

@@ -7,6 +7,8 @@ A cold start for a request with history resumes a transcript of it (resume.py), 
 upstream always receives the prior turns as the real turns they were. Upstream
 failures the CLI reports are retried here, per the retry policy, while nothing has been
 streamed. Every process runs in its own empty run directory, removed when it is gone.
+An answer that ends at client tool calls leaves its process waiting in `awaiting`, inside
+the MCP calls, for the request that brings their results (tool_turns.py).
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import TypedDict
 
 from ..errors import CliFailed, ProxyError, Timeout
 from ..protocol.events import (
+    ApiRetry,
     AssistantBlock,
     CliEvent,
-    InputJsonDelta,
     MalformedLine,
     Result,
     TextDelta,
@@ -35,15 +36,16 @@ from ..protocol.events import (
 )
 from ..protocol.result import error_from_result
 from .config import BridgeConfig
+from .health import BridgeHealth, EngineGauges, ToolHealth
 from .history import ProcessKey, ReplyText, continues, conversation_digest, held_turns
 from .observer import TurnObserver
-from .parked import LiveSessions, SessionStats
-from .pool import PoolStats, WarmPool
-from .ratelimits import RateLimitBoard, RateLimitSnapshot
+from .parked import LiveSessions
+from .pool import WarmPool
+from .ratelimits import RateLimitBoard
 from .reaper import OrphanGuard
 from .request import CliRequest
 from .retry import retry_delay
-from .scheduler import QueueStats, Scheduler
+from .scheduler import Scheduler
 from .structured import checked_events
 from .tool_round import (
     ToolRound,
@@ -55,44 +57,6 @@ from .worker import Worker, WorkerFactory
 
 log = logging.getLogger("cli_bridge")
 
-# How long a fresh CLI may take to list the client's tools (measured: 0.4-1 s).
-TOOLS_CONNECT_TIMEOUT = 30.0
-
-
-class QueueHealth(QueueStats):
-    active: int  # processes answering a request right now
-
-
-class ToolHealth(TypedDict):
-    """Client tools: MCP sessions open, model calls waiting for the client, and processes
-    parked with open calls (they leave after `waiting.idle_window` s without an answer)."""
-
-    sessions: int
-    pending_calls: int
-    waiting: SessionStats
-
-
-class PoolHealth(PoolStats):
-    sessions: SessionStats
-
-
-class EngineGauges(TypedDict):
-    """What /metrics reads from the engine at scrape time."""
-
-    active: int  # CLI processes answering a request
-    queued: int  # requests waiting for a CLI process
-    pool_size: int  # warm processes ready
-    retries: int  # upstream failures the proxy retried
-
-
-class BridgeHealth(TypedDict):
-    """The `queue`, `pool` and `rate_limits` sections of /health."""
-
-    queue: QueueHealth
-    pool: PoolHealth
-    rate_limits: RateLimitSnapshot
-    tools: ToolHealth
-
 
 class _StaleWorker(Exception):
     """A reused process died before it printed anything: start a fresh one instead."""
@@ -100,7 +64,7 @@ class _StaleWorker(Exception):
 
 def _is_content(event: CliEvent) -> bool:
     """Whether the client may already have been sent something for this event."""
-    if isinstance(event, TextDelta | ThinkingDelta | InputJsonDelta | ToolCallsPending):
+    if isinstance(event, TextDelta | ThinkingDelta):
         return True
     return isinstance(event, AssistantBlock) and not event.is_api_error
 
@@ -133,7 +97,10 @@ class ClaudeBridge:
         self.sessions = LiveSessions(config.session_idle, self._retire)
         # Processes whose answer ended at client tool calls, waiting for the results; a
         # dangling call (the client never answers) frees its process after `tool_wait` s.
-        self.awaiting = LiveSessions(config.tool_wait, self._retire)
+        # Such a CLI never exits by itself (it is inside an MCP call): never retired politely.
+        self.awaiting = LiveSessions(
+            config.tool_wait, lambda worker, _: self._retire(worker, False)
+        )
         # Parked conversations give way before warm processes: a warm one serves anybody.
         # A waiting tool call goes last: its conversation resumes faithfully elsewhere, but
         # it costs a cold start.
@@ -239,7 +206,8 @@ class ClaudeBridge:
         return Turn(self.events(request))
 
     async def events(self, request: CliRequest) -> AsyncGenerator[CliEvent, None]:
-        """Run one turn; yields events up to and including the successful `Result`.
+        """Run one turn; yields events up to and including the successful `Result`, or the
+        `ToolCallsPending` an answer of client tool calls ends with (the process then waits).
 
         Raises a ProxyError for every failure (queue full, CLI missing or crashed, upstream
         error after retries, timeout). Use with `contextlib.aclosing` so an abandoned
@@ -347,6 +315,8 @@ class ClaudeBridge:
                     watch(event)
                 reply.feed(event)
                 calls.feed(event)
+                if isinstance(event, ApiRetry) and event.retry_delay_ms is not None:
+                    retry_after = event.retry_delay_ms / 1000
                 if calls.stops(event):
                     yield event
                     keep = True

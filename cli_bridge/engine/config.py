@@ -10,7 +10,8 @@ from .retry import RetryPolicy
 from .scheduler import default_max_concurrency
 
 # Observer for benchmarks and tracing: (what, pid, stdout line). `what` is "spawn" (about to
-# start a CLI), "write" (a user turn was written to pid's stdin) or "line" (pid printed a line).
+# start a CLI), "tools" (pid has listed the client's tools), "write" (a user turn was written
+# to pid's stdin) or "line" (pid printed a line).
 Tracer = Callable[[str, int, bytes | None], None]
 
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ log = logging.getLogger("cli_bridge.process")
 
 STDOUT_LIMIT = 64 * 1024 * 1024  # one stream-json line can carry a large tool result or image
 STDERR_TAIL = 8192
+SECRET_PATH = re.compile(r"/mcp/[A-Za-z0-9_-]+")  # cli_bridge/tools/host.py URLs
 
 
 class CliProcess:
@@ -60,7 +62,10 @@ class CliProcess:
 
     @property
     def stderr_tail(self) -> str:
-        return self._stderr.decode("utf-8", "replace").strip()
+        """The end of its stderr (it reaches clients in error messages): an MCP session's
+        secret URL the CLI may print is masked."""
+        text = self._stderr.decode("utf-8", "replace").strip()
+        return SECRET_PATH.sub("/mcp/<secret>", text)
 
     async def _drain_stderr(self) -> None:
         stream = self._proc.stderr

@@ -15,7 +15,7 @@ class CliRequest:
     """What one CLI turn needs: all of it already checked and converted."""
 
     cli_model: str
-    prompt: UserContent  # the new user turn, written to the CLI's stdin
+    prompt: UserContent  # the new user turn (stdin; tool results answer open calls instead)
     system_prompt: str | None = None
     # The turns before it, hub-shaped: a live process holding exactly these answers, else a
     # fresh process resumes a transcript of them (never the warm pool: it holds none).
@@ -38,7 +38,7 @@ class CliRequest:
     output_schema: str | None = None
     # The client's tools, offered through the proxy's MCP server (cli_bridge/tools); per
     # process. When `prompt` holds tool_result blocks, they answer the calls a live process
-    # has open, else the history is resumed with them (tools/resume rules in bridge).
+    # has open, else the history is resumed with them (tool_turns.py).
     tools: ToolSet | None = None
 
     @property

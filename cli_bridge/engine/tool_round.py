@@ -60,7 +60,8 @@ class ToolRound:
     def held_blocks(self, reply: str) -> list[ContentBlock]:
         """The assistant turn as the client will send it back: its text, then its calls
         under the names the model saw (a written history must say the same)."""
-        blocks: list[ContentBlock] = [{"type": "text", "text": reply}] if reply else []
+        # Blank text is no block: the client's follow-up drops it (request.py) too.
+        blocks: list[ContentBlock] = [{"type": "text", "text": reply}] if reply.strip() else []
         for call, seen in self.calls:
             tool_input = json.loads(call.arguments)
             blocks.append({"type": "tool_use", "id": call.id, "name": seen, "input": tool_input})

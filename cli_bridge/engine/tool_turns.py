@@ -54,7 +54,8 @@ def waiting_for(
         if worker is None:
             continue
         open_ids = sorted(call.id for call in worker.open_calls)
-        if rest or worker.tools is None or sorted(result_ids(results)) != open_ids:
+        lost = worker.tools is None or not worker.tools.dropped.isdisjoint(open_ids)
+        if rest or lost or sorted(result_ids(results)) != open_ids:
             retire(worker, False)
             return None
         return worker
@@ -77,6 +78,8 @@ async def send_turn(worker: Worker, request: CliRequest, deadline: float) -> boo
             gone.cancel()
         if not worker.tools.ready.is_set() and worker.proc.returncode is None:
             raise CliFailed(f"The Claude CLI did not list the client's tools within {wait:g} s")
+    if worker.tools is not None and worker.tools.ready.is_set():
+        worker.note("tools")  # listed by the CLI: the user line may go in
     results, rest = tool_results(request.prompt)
     if results and continues(request.history):  # resumed with them (resumed_history)
         return await worker.send(rest or CONTINUE_TEXT)

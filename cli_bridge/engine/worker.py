@@ -78,6 +78,11 @@ class Worker:
             self._trace("write", self.pid, None)
         return sent
 
+    def note(self, what: str) -> None:
+        """Tell the tracer (benchmarks, tests) what happened to this process."""
+        if self._trace is not None:
+            self._trace(what, self.pid, None)
+
     async def readline(self) -> bytes:
         line = await self.proc.readline()
         if self._trace is not None and line:

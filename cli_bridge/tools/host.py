@@ -66,7 +66,11 @@ class ToolHost:
         """A new session for one CLI process (the listener starts on first use)."""
         await self._listen()
         session = ToolSession(toolset, self._forget)
-        await session.start()
+        try:
+            await session.start()
+        except BaseException:
+            await session.close()
+            raise
         self._sessions[session.secret] = session
         return session
 
@@ -94,13 +98,22 @@ class ToolHost:
             sock.listen(128)
             self._port = sock.getsockname()[1]
             config = uvicorn.Config(
-                self._app, log_level="warning", lifespan="off", access_log=False, interface="asgi3"
+                self._app,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+                interface="asgi3",
+                proxy_headers=False,  # the peer address is the socket's, never a header's
             )
             server = _QuietServer(config)
-            self._server = server
-            self._serving = asyncio.create_task(server.serve(sockets=[sock]))
-            while not server.started and not self._serving.done():
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+            while not server.started and not serving.done():
                 await asyncio.sleep(0.005)
+            if not server.started:
+                sock.close()
+                error = serving.exception() if not serving.cancelled() else None
+                raise RuntimeError(f"the MCP server for client tools did not start: {error}")
+            self._server, self._serving = server, serving
             log.info("client tools: MCP server on %s:%s", LOOPBACK, self._port)
 
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -39,6 +39,9 @@ class ToolSession:
         self.ready = asyncio.Event()  # the CLI has listed the tools: they are offered
         self._answers: dict[str, ToolAnswer] = {}
         self._waiting: dict[str, asyncio.Future[ToolAnswer]] = {}
+        # Calls the CLI gave up on before an answer came (its request went away): a process
+        # with such a call open goes on without the client, so it must not be continued.
+        self.dropped: set[str] = set()
         self._on_close = on_close
         self._closed = False
         server: Server[Any] = Server(
@@ -82,15 +85,15 @@ class ToolSession:
         if self._closed:
             return
         self._closed = True
+        self._on_close(self)  # no new request reaches a manager that is stopping
         for waiting in self._waiting.values():
             if not waiting.done():
                 waiting.set_result(ToolAnswer(GONE, is_error=True))
         self._waiting.clear()
         self._stop.set()
         if self._task is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 5)
-        self._on_close(self)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
 
     async def _list_tools(
         self, ctx: object, params: types.PaginatedRequestParams | None
@@ -115,6 +118,9 @@ class ToolSession:
             self._waiting[tool_use_id] = waiting
             try:
                 answer = await waiting
+            except asyncio.CancelledError:
+                self.dropped.add(tool_use_id)
+                raise
             finally:
                 self._waiting.pop(tool_use_id, None)
         return _result(answer)

@@ -4,6 +4,7 @@ disconnects, and a soak of 200 requests that must leave no CLI process behind.""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import random
 import signal
@@ -255,3 +256,20 @@ def test_200_requests_with_random_disconnects_leave_no_cli(
         assert bridge.scheduler.used == len(expected)
     assert wait_no_cli_children(under=mine) == []
     assert not any(mine.glob("run-*")) if mine.exists() else True
+
+
+def test_a_429_carries_the_clis_last_retry_delay(
+    base_settings: Settings, contract: Contract, tmp_path: Path
+):
+    """The CLI's own `api_retry` events say how long the upstream wants it to wait: the
+    proxy's 429 passes the last one on as Retry-After (recorded run, 2.1.332)."""
+    recorded = Path(__file__).parents[1] / "data" / "cli" / "i_429_forever.stdout"
+    lines = recorded.read_text().splitlines()
+    delays = [json.loads(line).get("retry_delay_ms") for line in lines]
+    last = [d for d in delays if d is not None][-1]
+    claude = fake_cli(tmp_path / "claude", lines)
+    with serve(replace(base_settings, claude_bin=claude)) as running:
+        r = httpx.post(f"{running.v1}/chat/completions", json=body("hi", False), timeout=30)
+        contract.check(r)
+    assert r.status_code == 429
+    assert int(r.headers["retry-after"]) == max(1, int(last / 1000))  # 37.373 s -> 37

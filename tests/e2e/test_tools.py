@@ -124,6 +124,28 @@ def test_tools_are_connected_before_the_first_upstream_request(
     assert "mcp__client__get_weather" in names and "mcp__client__get_time" in names
 
 
+def test_the_prompt_goes_in_only_after_the_cli_listed_the_tools(
+    base_settings: Settings, contract: Contract, marker: str
+):
+    """The engine's own order for a cold process: spawn, the CLI lists the tools at the
+    proxy's MCP server, then the user line is written (a tracer sees each step)."""
+    seen: list[tuple[str, int]] = []
+
+    def tracer(what: str, pid: int, line: bytes | None) -> None:
+        if what != "line":
+            seen.append((what, pid))
+
+    with serve(replace(base_settings, tracer=tracer)) as running:
+        prompt = f"order {marker} {fake_directive(reply='ok')}"
+        answer = client_for(running, contract).chat.completions.create(
+            model="sonnet", messages=[{"role": "user", "content": prompt}], tools=TOOLS
+        )
+        assert answer.choices[0].message.content == "ok"
+    steps = [what for what, _ in seen]
+    assert steps[:3] == ["spawn", "tools", "write"], steps
+    assert len({pid for what, pid in seen if what != "spawn"}) == 1
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_parallel_calls_all_come_back(
     tool_proxy: RunningProxy, contract: Contract, upstream: FakeAnthropic, marker: str, stream

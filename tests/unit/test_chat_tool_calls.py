@@ -354,3 +354,42 @@ def test_stream_and_completion_agree(include_usage):
     message = complete(events, PENDING_BOTH)["choices"][0]["message"]
     chunks = stream(events, PENDING_BOTH, include_usage=include_usage)
     assert assembled(chunks) == message["tool_calls"]
+
+
+def test_a_block_the_stream_broke_off_is_never_shown():
+    """The stream of a message breaks mid-call and the CLI asks again without streaming: the
+    client sees only the call that was made (held back until its block was whole)."""
+    broken = [
+        MessageStart("msg_1", MODEL, USAGE),
+        BlockStart("msg_1", 0, "tool_use", "toolu_old", "mcp__client__get_weather"),
+        InputJsonDelta("msg_1", 0, '{"ci'),
+    ]
+    assert [c for e in broken for c in ChunkBuilder(CID, CREATED, MODEL, plan=PLAN).feed(e)] == []
+    fallback = AssistantBlock(
+        "msg_2",
+        "tool_use",
+        "",
+        tool_id="toolu_new",
+        tool_name="mcp__client__get_weather",
+        tool_input={"city": "Paris"},
+    )
+    chunks = stream([*broken, fallback], pending(("toolu_new", "get_weather", '{"city": "Paris"}')))
+    assert assembled(chunks) == [weather_call("toolu_new", "Paris")]
+
+
+def test_a_streamed_call_without_arguments_has_an_empty_object():
+    events = answer(
+        [
+            BlockStart("msg_1", 0, "tool_use", "toolu_1", "mcp__client__get_time"),
+            AssistantBlock(
+                "msg_1",
+                "tool_use",
+                "",
+                tool_id="toolu_1",
+                tool_name="mcp__client__get_time",
+                tool_input={},
+            ),
+        ]
+    )
+    chunks = stream(events, pending(("toolu_1", "get_time", "{}")))
+    assert [c["function"]["arguments"] for c in assembled(chunks)] == ["{}"]  # as OpenAI: never ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from cli_bridge.engine.bridge import EngineGauges
+from cli_bridge.engine.health import EngineGauges
 from cli_bridge.protocol.events import ApiRetry, RateLimitInfo, Result, TextDelta
 from handlers.metrics import Metrics
 

@@ -276,7 +276,8 @@ class ChunkBuilder:
         return self._chunk([choice])
 
     def _tool_calls(self, deltas: list[ToolCallDelta]) -> list[ChatCompletionChunk]:
-        return [self._delta({"tool_calls": deltas})] if deltas else []
+        """One chunk per delta, as OpenAI streams them."""
+        return [self._delta({"tool_calls": [delta]}) for delta in deltas]
 
     def first(self) -> ChatCompletionChunk:
         """The opening chunk that carries the role, as OpenAI sends it."""
@@ -311,7 +312,7 @@ class ChunkBuilder:
             # after a stalled or failed stream. Its text arrives whole, only here.
             piece = self._text.on_text(event.message_id, event.text)
         elif isinstance(event, AssistantBlock) and self.plan.calls_surfaced:
-            return self._tool_calls(self._calls.block(event))  # streamed already: nothing
+            return self._tool_calls(self._calls.block(event))
         elif isinstance(event, MessageDelta) and event.stop_reason:
             self._stop_reason = event.stop_reason
         return [self._delta({"content": piece})] if piece else []

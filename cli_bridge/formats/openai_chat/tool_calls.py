@@ -4,7 +4,11 @@ Only calls of the client's own tools are surfaced (client_tool_name); a Claude C
 built-in or the CLI's StructuredOutput never is. A call is known by its tool_use id, so one
 seen in the stream and again as a whole block (or in ToolCallsPending) is surfaced once.
 Stream events of a block are keyed by (message id, block index): an answer can span several
-upstream messages, each numbering its blocks from 0. Pure: no I/O.
+upstream messages, each numbering its blocks from 0. A streamed call is held back until its
+block is complete (the CLI's whole `assistant` block, just before the block ends): a stream
+that breaks off mid-block (the CLI then asks again without streaming) never shows the client
+a call that was not made. Its deltas then go out as OpenAI's do: id, type and name first,
+then the arguments in the pieces the model wrote them. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -74,7 +78,8 @@ class ToolCalls:
     def __init__(self, *, single: bool = False) -> None:
         self.single = single
         self.calls: list[MessageToolCall] = []
-        self._blocks: dict[BlockKey, int] = {}
+        self._started: dict[str, list[str]] = {}  # tool_use id -> argument pieces so far
+        self._blocks: dict[BlockKey, str] = {}  # stream block -> its tool_use id
 
     def _open(self, tool_id: str | None, name: str | None, arguments: str) -> int | None:
         if name is None or not tool_id or any(c["id"] == tool_id for c in self.calls):
@@ -86,31 +91,36 @@ class ToolCalls:
         return len(self.calls) - 1
 
     def start(self, key: BlockKey, event: BlockStart) -> list[ToolCallDelta]:
-        """A tool_use block begins: id, type and name, arguments to follow."""
-        if event.kind != "tool_use":
-            return []
-        index = self._open(event.tool_id, client_tool_name(event.tool_name or ""), "")
-        if index is None:
-            return []
-        self._blocks[key] = index
-        return [whole_delta(index, self.calls[index])]
+        """A tool_use block begins: noted, shown once it is complete (`block`)."""
+        if event.kind == "tool_use" and event.tool_id:
+            self._blocks[key] = event.tool_id
+            self._started.setdefault(event.tool_id, [])
+        return []
 
     def fragment(self, key: BlockKey, partial_json: str) -> list[ToolCallDelta]:
-        """A piece of the arguments of a block `start` surfaced."""
-        index = self._blocks.get(key)
-        if index is None or not partial_json:
-            return []
-        self.calls[index]["function"]["arguments"] += partial_json
-        return [{"index": index, "function": {"arguments": partial_json}}]
+        """A piece of the arguments of a started block: kept for `block`."""
+        tool_id = self._blocks.get(key)
+        if tool_id is not None and partial_json:
+            self._started[tool_id].append(partial_json)
+        return []
 
     def block(self, event: AssistantBlock) -> list[ToolCallDelta]:
-        """A whole tool_use block (the CLI prints one per block; already surfaced from the
-        stream, it adds nothing)."""
-        if event.kind != "tool_use":
+        """A whole tool_use block (the CLI prints one per block): the call, as one delta with
+        its id and name, then one per argument piece the stream carried (or one delta with
+        them all when it was not streamed)."""
+        if event.kind != "tool_use" or not event.tool_id:
             return []
-        arguments = json.dumps(event.tool_input or {}, ensure_ascii=False)
-        index = self._open(event.tool_id, client_tool_name(event.tool_name or ""), arguments)
-        return [] if index is None else [whole_delta(index, self.calls[index])]
+        pieces = self._started.pop(event.tool_id, [])
+        whole = json.dumps(event.tool_input or {}, ensure_ascii=False)
+        name = client_tool_name(event.tool_name or "")
+        index = self._open(event.tool_id, name, "" if pieces else whole)
+        if index is None:
+            return []
+        out = [whole_delta(index, self.calls[index])]
+        for piece in pieces:
+            self.calls[index]["function"]["arguments"] += piece
+            out.append({"index": index, "function": {"arguments": piece}})
+        return out
 
     def pending(self, event: ToolCallsPending) -> list[ToolCallDelta]:
         """The engine's list of the answer's calls: any not surfaced yet, whole."""

@@ -132,6 +132,11 @@ def tool_plan(body: Mapping[str, Any], tool_history: bool) -> ToolPlan:
     if given is None or given == []:
         if choice is not None:
             raise _bad_choice("only allowed when `tools` are specified")
+        if body.get("parallel_tool_calls") is not None:  # as OpenAI answers it
+            raise InvalidRequest(
+                "`parallel_tool_calls` is only allowed when `tools` are specified",
+                param="parallel_tool_calls",
+            )
         return ToolPlan(output_schema=schema)
     tools = client_tools(given)
     withheld = ToolSet(tools, permitted=False) if tool_history else None
