@@ -58,6 +58,15 @@ def tool_block(
     ]
 
 
+def paris_block(message: str) -> AssistantBlock:
+    """The whole block of a get_weather(Paris) call, as the CLI prints it."""
+    name = "mcp__client__get_weather"
+    args = {"city": "Paris"}
+    return AssistantBlock(
+        message, "tool_use", "", tool_id="toolu_1", tool_name=name, tool_input=args
+    )
+
+
 def answer(*blocks: list[CliEvent], message: str = "msg_1") -> list[CliEvent]:
     body = [event for block in blocks for event in block]
     return [MessageStart(message, MODEL, USAGE), *body, MessageDelta(message, "tool_use", USAGE)]
@@ -288,14 +297,7 @@ def test_stream_events_without_message_ids_use_the_message_start():
         MessageStart("msg_1", MODEL),
         BlockStart(None, 0, "tool_use", "toolu_1", "mcp__client__get_weather"),
         *(InputJsonDelta(None, 0, piece) for piece in PARIS),
-        AssistantBlock(
-            "msg_1",
-            "tool_use",
-            "",
-            tool_id="toolu_1",
-            tool_name="mcp__client__get_weather",
-            tool_input={"city": "Paris"},
-        ),
+        paris_block("msg_1"),
     ]
     chunks = stream(events, pending(("toolu_1", "get_weather", '{"city": "Paris"}')))
     assert assembled(chunks) == [weather_call("toolu_1", "Paris")]
@@ -325,14 +327,7 @@ def test_a_message_without_stream_events_streams_its_calls_whole():
     # The CLI's non-streaming fallback: only the whole blocks arrive.
     events: list[CliEvent] = [
         AssistantBlock("msg_1", "text", "On it."),
-        AssistantBlock(
-            "msg_1",
-            "tool_use",
-            "",
-            tool_id="toolu_1",
-            tool_name="mcp__client__get_weather",
-            tool_input={"city": "Paris"},
-        ),
+        paris_block("msg_1"),
     ]
     chunks = stream(events, pending(("toolu_1", "get_weather", '{"city": "Paris"}')))
     assert tool_deltas(chunks) == [{"index": 0, **weather_call("toolu_1", "Paris")}]
