@@ -138,8 +138,12 @@ def status_for(exc: ProxyError, path: str) -> int:
 
 
 def anthropic_body(exc: ProxyError) -> AnthropicErrorBody:
-    """`{"type": "error", "error": {type, message}}`."""
-    return {"type": "error", "error": {"type": anthropic_type(exc), "message": exc.message}}
+    """`{"type": "error", "error": {type, message}}`. The envelope has no `param`, so the
+    message begins with it (`messages.0.content.1: …`), as Anthropic words its own."""
+    message = exc.message
+    if exc.param and not message.startswith(exc.param):
+        message = f"{exc.param}: {message}"
+    return {"type": "error", "error": {"type": anthropic_type(exc), "message": message}}
 
 
 RENDERERS: dict[Surface, Callable[[ProxyError], ErrorBody]] = {
