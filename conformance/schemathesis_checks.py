@@ -79,6 +79,33 @@ def check_stream(text: str, spec: dict[str, Any], *, complete: bool = True) -> l
     return payloads
 
 
+@cache
+def _payload_validator(spec_json: str, name: str) -> OAS30Validator:
+    components = json.loads(spec_json)["components"]
+    return OAS30Validator({**components["schemas"][name], "components": components})
+
+
+def check_typed_stream(
+    text: str, spec: dict[str, Any], operation: dict[str, Any], *, complete: bool = True
+) -> list[dict[str, Any]]:
+    """An operation whose payloads have a schema of their own (`x-sse-payload`, Anthropic's
+    events): each payload valid against it, no `[DONE]`, the last of `x-sse-final-types`."""
+    name = operation["x-sse-payload"]
+    validator = _payload_validator(json.dumps(spec, sort_keys=True), name)
+    payloads = []
+    for raw in data_payloads(text):
+        assert raw != "[DONE]", "this stream has no [DONE] terminator"
+        payload = json.loads(raw)
+        errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.path))
+        if errors:
+            raise AssertionError(f"SSE payload violates {name}: {errors[0].message}")
+        payloads.append(payload)
+    final = operation.get("x-sse-final-types") or []
+    if complete and final:
+        assert payloads and payloads[-1].get("type") in final, "the stream ended early"
+    return payloads
+
+
 @schemathesis.check
 def sse_payloads_conform(ctx: Any, response: Any, case: Any) -> bool | None:
     """Each `data:` payload of a text/event-stream answer against the chunk or error schema."""
@@ -87,5 +114,10 @@ def sse_payloads_conform(ctx: Any, response: Any, case: Any) -> bool | None:
         return None
     text = (response.content or b"").decode("utf-8", "replace")
     spec = case.operation.schema.raw_schema
+    operation = spec["paths"][case.operation.path][case.operation.method.lower()]
+    if "x-sse-payload" in operation:
+        complete = not getattr(response, "stream_cut_short", False)
+        check_typed_stream(text, spec, operation, complete=complete)
+        return True
     check_stream(text, spec, complete=not getattr(response, "stream_cut_short", False))
     return True

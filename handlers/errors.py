@@ -129,9 +129,21 @@ def anthropic_type(exc: ProxyError) -> str:
     return "api_error" if exc.status >= 500 else "invalid_request_error"
 
 
+def status_for(exc: ProxyError, path: str) -> int:
+    """The HTTP status on the path's surface: Anthropic answers an overloaded upstream with
+    its own 529 (which its clients retry), OpenAI's surface with 503."""
+    if surface_for_path(path) == "anthropic" and anthropic_type(exc) == "overloaded_error":
+        return 529
+    return exc.status
+
+
 def anthropic_body(exc: ProxyError) -> AnthropicErrorBody:
-    """`{"type": "error", "error": {type, message}}`."""
-    return {"type": "error", "error": {"type": anthropic_type(exc), "message": exc.message}}
+    """`{"type": "error", "error": {type, message}}`. The envelope has no `param`, so the
+    message begins with it (`messages.0.content.1: …`), as Anthropic words its own."""
+    message = exc.message
+    if exc.param and not message.startswith(exc.param):
+        message = f"{exc.param}: {message}"
+    return {"type": "error", "error": {"type": anthropic_type(exc), "message": message}}
 
 
 RENDERERS: dict[Surface, Callable[[ProxyError], ErrorBody]] = {
@@ -152,14 +164,17 @@ class ErrorResponse:
         self.exc = exc
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = error_body(self.exc, scope.get("path", ""))
-        response = JSONResponse(body, status_code=self.exc.status, headers=self.exc.headers())
+        path = scope.get("path", "")
+        status = status_for(self.exc, path)
+        response = JSONResponse(
+            error_body(self.exc, path), status_code=status, headers=self.exc.headers()
+        )
         await response(scope, receive, send)
 
 
 def proxy_error_response(exc: ProxyError, path: str) -> ConnexionResponse:
     return ConnexionResponse(
-        status_code=exc.status,
+        status_code=status_for(exc, path),
         mimetype="application/json",
         content_type="application/json",
         headers=exc.headers(),

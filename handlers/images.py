@@ -282,13 +282,21 @@ async def resolve_images(
     """Fetch every http(s) image of `messages` concurrently; the converter (for these same
     `messages`: it knows the parts by param) answers those and decodes the data URLs.
     The first failure is the request's 400 (the other fetches are cancelled)."""
-    urls = url_parts(messages)
+    return converter(await fetch_images(url_parts(messages), settings, fetcher=fetcher))
+
+
+async def fetch_images(
+    urls: Mapping[str, str], settings: Settings, *, fetcher: ImageFetcher | None = None
+) -> dict[str, ImageBlock]:
+    """param -> URL, fetched concurrently into param -> checked image block, for any surface
+    (each finds its own image URLs). The first failure is the request's 400 (the other
+    fetches are cancelled)."""
     if not urls:
-        return converter({})
+        return {}
     if len(urls) > MAX_URL_IMAGES:
         param = list(urls)[MAX_URL_IMAGES]
         raise InvalidRequest(
-            f"at most {MAX_URL_IMAGES} image URLs per request; send more as data URLs",
+            f"at most {MAX_URL_IMAGES} image URLs per request; send more as base64",
             param=param,
             code=BAD_URL,
         )
@@ -307,4 +315,4 @@ async def resolve_images(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-    return converter(dict(done))
+    return dict(done)

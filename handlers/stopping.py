@@ -47,9 +47,12 @@ def _released(text: str) -> list[CliEvent]:
     ]
 
 
-def stopped_result(text: str, stop_reason: str = "stop_sequence") -> Result:
+def stopped_result(
+    text: str, stop_reason: str = "stop_sequence", sequence: str | None = None
+) -> Result:
     """The end of a turn cut short. Its usage is unknown (the CLI was stopped before its
-    `result`), so it is reported as zero."""
+    `result`), so it is reported as zero. `sequence`: the stop sequence met, kept in `raw`
+    as `stop_sequence` (Anthropic's answer names it)."""
     return Result(
         subtype="success",
         is_error=False,
@@ -60,6 +63,7 @@ def stopped_result(text: str, stop_reason: str = "stop_sequence") -> Result:
         api_error_status=None,
         errors=[],
         session_id=None,
+        raw={"stop_sequence": sequence} if sequence is not None else {},
     )
 
 
@@ -130,7 +134,8 @@ class StopAtSequences:
             if self._cut is not None and not self._ended:
                 self.turn.cancel()  # the CLI's turn is over for the client: kill it
                 self._ended = True
-                self._ready.append(stopped_result("".join(self._text), self._cut))
+                text, hit = "".join(self._text), self._matcher.hit
+                self._ready.append(stopped_result(text, self._cut, hit))
         return self._ready.pop(0)
 
     def cancel(self) -> None:

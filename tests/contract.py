@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,46 @@ def sse_events(text: str) -> list[str]:
     return out
 
 
+def sse_named_events(text: str) -> list[tuple[str | None, str]]:
+    """(`event:` name or None, `data:` payload) of every event of an SSE body."""
+    out = []
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        data = [line[5:].lstrip() for line in lines if line.startswith("data:")]
+        names = [line[6:].strip() for line in lines if line.startswith("event:")]
+        if data:
+            out.append((names[-1] if names else None, "\n".join(data)))
+    return out
+
+
+@dataclass(frozen=True)
+class SseContract:
+    """An operation whose SSE payloads have a schema of their own (`x-sse-payload`): each
+    is named by `event:` after its `type`, and the stream ends with one of `final`."""
+
+    validator: OAS30Validator
+    final: tuple[str, ...]
+
+    def check_payload(self, payload: dict[str, Any], name: str | None = None) -> None:
+        self.validator.validate(payload)
+        if name is not None:
+            assert name == payload.get("type"), f"event: {name} carries a {payload.get('type')}"
+
+    def check(self, text: str, *, complete: bool = True) -> list[dict[str, Any]]:
+        events = sse_named_events(text)
+        assert events or not complete, "empty event stream"
+        payloads = []
+        for name, data in events:
+            assert data != "[DONE]", "this stream has no [DONE] terminator"
+            payload = json.loads(data)
+            self.check_payload(payload, name)
+            payloads.append(payload)
+        if complete and self.final:
+            last = payloads[-1].get("type")
+            assert last in self.final, f"stream ended with {last!r}, not one of {self.final}"
+        return payloads
+
+
 class Contract:
     def __init__(self, spec_path: Path = SPEC_PATH) -> None:
         raw = yaml.safe_load(spec_path.read_text())
@@ -110,6 +151,16 @@ class Contract:
                 {**schemas["AnthropicErrorResponse"], "components": raw["components"]}
             ),
         }
+        self.streams: dict[re.Pattern[str], SseContract] = {}
+        for path, item in raw["paths"].items():
+            for operation in item.values():
+                name = operation.get("x-sse-payload") if isinstance(operation, dict) else None
+                if name:
+                    schema = {**schemas[name], "components": raw["components"]}
+                    final = tuple(operation.get("x-sse-final-types") or ())
+                    self.streams[re.compile(f"^{path}$")] = SseContract(
+                        OAS30Validator(schema), final
+                    )
         self.routes = {
             re.compile("^" + re.sub(r"\{[^}]+\}", ".+", path) + "$"): set(item)
             for path, item in raw["paths"].items()
@@ -126,8 +177,18 @@ class Contract:
         """A `chat.completion` body built without HTTP (unit tests of the builders)."""
         self._completion.validate(payload)
 
-    def check_sse(self, text: str) -> list[dict[str, Any]]:
+    def stream_contract(self, path: str | None) -> SseContract | None:
+        """The SSE contract of an operation with its own payload schema, else None (chat)."""
+        for pattern, stream in self.streams.items():
+            if path is not None and pattern.match(path):
+                return stream
+        return None
+
+    def check_sse(self, text: str, path: str | None = None) -> list[dict[str, Any]]:
         """Validate a whole SSE body; returns the decoded payloads (without [DONE])."""
+        stream = self.stream_contract(path)
+        if stream is not None:
+            return stream.check(text)
         events = sse_events(text)
         assert events, "empty event stream"
         assert events[-1] == "[DONE]", f"stream did not end with [DONE]: {events[-1]!r}"
@@ -142,7 +203,7 @@ class Contract:
         request = HttpxOpenAPIRequest(response.request)
         if response.headers.get("content-type", "").startswith("text/event-stream"):
             assert response.status_code == 200
-            self.check_sse(response.text)
+            self.check_sse(response.text, response.request.url.path)
         else:
             self.openapi.validate_response(request, HttpxOpenAPIResponse(response))
         self.checked += 1

@@ -16,12 +16,21 @@ from connexion.resolver import Resolver
 
 from .chat import create_chat_completion
 from .health import get_health
+from .messages import count_tokens, create_message
 from .metrics import get_metrics
 from .models import list_models, retrieve_model
 
 ROUTES: dict[str, Callable[..., Any]] = {
     fn.__name__: fn
-    for fn in (create_chat_completion, get_health, get_metrics, list_models, retrieve_model)
+    for fn in (
+        create_chat_completion,
+        create_message,
+        count_tokens,
+        get_health,
+        get_metrics,
+        list_models,
+        retrieve_model,
+    )
 }
 
 

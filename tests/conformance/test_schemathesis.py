@@ -76,8 +76,12 @@ def test_conformance(case, replay_proxy: RunningProxy, session: requests.Session
             body["model"] = "opus"
         if pick == 0:
             body["stream"] = True
+    # count_tokens is a documented 501 (openapi.yaml): a 5xx by design, still checked
+    # against its documented status, envelope and headers.
+    documented_501 = case.operation.path == "/v1/messages/count_tokens"
+    checks = [c for c in CHECKS if not (documented_501 and c is not_a_server_error)]
     response = case.call_and_validate(
-        base_url=replay_proxy.url, session=session, checks=CHECKS, timeout=30
+        base_url=replay_proxy.url, session=session, checks=checks, timeout=30
     )
     CASES[case.operation.label] += 1
     STATUSES[(case.operation.label, response.status_code)] += 1

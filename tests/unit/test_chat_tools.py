@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from cli_bridge.errors import InvalidRequest
-from cli_bridge.formats.openai_chat import request
 from cli_bridge.formats.openai_chat.request import has_tool_messages, input_from_messages
 from cli_bridge.formats.openai_chat.tools import ONE_CALL, REQUIRED, ToolPlan, tool_plan
+from cli_bridge.formats.tools_common import check_tool_turns
 from cli_bridge.protocol.client_tools import MAX_CLIENT_NAME, ClientTool, ToolSet
 from handlers.api.chat import chat_input
 
@@ -317,10 +317,10 @@ def test_a_history_the_upstream_would_refuse_is_a_400_naming_messages():
         {"role": "user", "content": "no result"},
     ]
     with pytest.raises(InvalidRequest) as info:
-        request._check_tool_turns(turns, TOOLS)
+        check_tool_turns(turns, TOOLS)
     assert info.value.param == "messages"
     assert "tool_result" in info.value.message
-    request._check_tool_turns([turns[0]], TOOLS)  # no tool blocks: nothing to refuse
+    check_tool_turns([turns[0]], TOOLS)  # no tool blocks: nothing to refuse
 
 
 def test_chat_input_carries_the_plan():

@@ -126,5 +126,6 @@ def test_a_too_large_body_is_refused_per_surface(client):
 
 def test_an_unknown_route_under_messages_is_an_anthropic_404(client):
     headers = {"authorization": f"Bearer {KEY}"}
-    assert_anthropic(client.post("/v1/messages", json={}, headers=headers), 404, "not_found_error")
+    unknown = client.post("/v1/messages/nothing", json={}, headers=headers)
+    assert_anthropic(unknown, 404, "not_found_error")
     assert_openai(client.post("/v1/nothing", json={}, headers=headers), 404, None)

@@ -30,20 +30,25 @@ from dataclasses import dataclass
 from typing import Literal, Required, TypeAlias, TypedDict
 
 from ...errors import InvalidRequest
-from ...protocol.blocks import CliMessage, ContentBlock, UserContent, as_blocks
+from ...protocol.blocks import CliMessage, ContentBlock, UserContent
 from ...protocol.client_tools import ToolSet, cli_tool_name
-from ...protocol.history_rules import check_tool_history
+from ..hub_turns import (
+    CONTINUE_PROMPT,
+    check_writable,
+    is_empty,
+    plain,
+    without_blank_text,
+)
+from ..tools_common import check_tool_turns
 from .turns import (
     IMAGE_PARTS,
     INSTRUCTION_ROLES,
     ImageConverter,
-    check_writable,
     text_of_part,
     turns_from_messages,
 )
 
 TOOL_ROLES = ("tool", "function")
-CONTINUE_PROMPT = "Continue the conversation: write the next assistant message."
 TEXT_PART_TYPES = ("text", "input_text", "output_text", "refusal")
 
 ChatRole: TypeAlias = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -221,16 +226,6 @@ def needs_flattening(messages: Sequence[ChatMessage], *, tools_offered: bool = F
     return not tools_offered and has_tool_messages(turns)
 
 
-def _is_empty(content: UserContent) -> bool:
-    return all(b["type"] == "text" and not b["text"].strip() for b in as_blocks(content))
-
-
-def _without_blank_text(content: UserContent) -> UserContent:
-    if isinstance(content, str):
-        return content
-    return [b for b in content if b["type"] != "text" or b["text"].strip()]
-
-
 def input_from_messages(
     messages: Sequence[ChatMessage],
     *,
@@ -244,37 +239,22 @@ def input_from_messages(
     name = cli_tool_name if tools is not None else str
     chat = turns_from_messages(messages, image=image, tool_name=name)
     turns: list[CliMessage] = [
-        {"role": t["role"], "content": _without_blank_text(t["content"])} for t in chat.turns
+        {"role": t["role"], "content": without_blank_text(t["content"])} for t in chat.turns
     ]
     *before, last = turns
     if last["role"] == "assistant":
         before = turns
-    if any(_is_empty(turn["content"]) for turn in before):
+    if any(is_empty(turn["content"]) for turn in before):
         return flattened_input(messages, image=image)
     if last["role"] == "assistant":
         if tools is not None:
-            _check_tool_turns([*turns, {"role": "user", "content": CONTINUE_PROMPT}], tools)
+            check_tool_turns([*turns, {"role": "user", "content": CONTINUE_PROMPT}], tools)
         return CliInput(chat.system, CONTINUE_PROMPT, tuple(turns))
-    if _is_empty(last["content"]):
+    if is_empty(last["content"]):
         i = max(i for i, m in enumerate(messages) if m["role"] not in INSTRUCTION_ROLES)
         raise InvalidRequest(
             f"messages.{i}.content must not be empty", param=f"messages.{i}.content"
         )
     if tools is not None:
-        _check_tool_turns([*before, last], tools)
-    return CliInput(chat.system, _plain(last["content"]), tuple(before))
-
-
-def _check_tool_turns(turns: list[CliMessage], tools: ToolSet) -> None:
-    """The upstream's own refusal of a tool history, as a 400 before any process starts."""
-    violation = check_tool_history(turns, [t.name for t in tools.tools])
-    if violation is not None:
-        raise InvalidRequest(violation.message, param="messages")
-
-
-def _plain(content: UserContent) -> UserContent:
-    """A turn of one text block as its text: the stdin line the CLI has always been given
-    (the live-process digest counts the two forms as the same)."""
-    if isinstance(content, list) and len(content) == 1 and content[0]["type"] == "text":
-        return content[0]["text"]
-    return content
+        check_tool_turns([*before, last], tools)
+    return CliInput(chat.system, plain(last["content"]), tuple(before))

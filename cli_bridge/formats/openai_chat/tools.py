@@ -18,43 +18,23 @@ itself). Pure functions over the validated body.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from ...engine.structured import canonical_schema, schema_problem
 from ...errors import InvalidRequest
-from ...protocol.client_tools import MAX_CLIENT_NAME, ClientTool, ToolSet
+from ...protocol.client_tools import ClientTool, ToolSet
+from ..tools_common import (
+    NO_TOOLS,
+    ONE_CALL,
+    REQUIRED,
+    ToolPlan,
+    checked_tool,
+    offered,
+    unique,
+)
 from .structured import output_schema
 
-NAME = re.compile(rf"^[a-zA-Z0-9_-]{{1,{MAX_CLIENT_NAME}}}$")
-NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
-REQUIRED = "Every reply must call at least one of the tools of this server."
-ONE_CALL = "Call at most one tool per reply."
-
-
-@dataclass(frozen=True, slots=True)
-class ToolPlan:
-    """How a chat request's tools are offered and its answer shaped.
-
-    `tools`: the CLI's ToolSet (None: no tools offered). `output_schema`: the structured
-    output schema (`response_format`'s, or the forced function's parameters). `forced`: the
-    function `tool_choice` names; the structured answer is returned as one call of it.
-    `single`: surface only the first client tool call of an answer."""
-
-    tools: ToolSet | None = None
-    output_schema: str | None = None
-    forced: str | None = None
-    single: bool = False
-
-    @property
-    def calls_surfaced(self) -> bool:
-        """Whether the model's calls of the client's tools become `tool_calls`."""
-        return self.tools is not None and self.tools.permitted
-
-
-NO_TOOLS = ToolPlan()
+__all__ = ["NO_TOOLS", "ONE_CALL", "REQUIRED", "ToolPlan", "client_tools", "tool_plan"]
 
 
 def _function(entry: object, i: int) -> ClientTool:
@@ -68,34 +48,14 @@ def _function(entry: object, i: int) -> ClientTool:
     fn = entry.get("function")
     if not isinstance(fn, dict):
         raise InvalidRequest("a function tool needs a `function` object", param=f"{where}.function")
-    name = fn.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
-        raise InvalidRequest(
-            f"function names must match ^[a-zA-Z0-9_-]{{1,{MAX_CLIENT_NAME}}}$ (the CLI "
-            f"prefixes them with mcp__client__ within the upstream's 64 characters)",
-            param=f"{where}.function.name",
-        )
-    description = fn.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidRequest(
-            "`description` must be a string", param=f"{where}.function.description"
-        )
-    parameters = fn.get("parameters")
-    if parameters is None:
-        parameters = NO_PARAMETERS
-    if not isinstance(parameters, dict):
-        raise InvalidRequest(
-            "function parameters must be a JSON Schema object",
-            param=f"{where}.function.parameters",
-        )
-    # The root type spelled out: the upstream's input_schema and MCP's inputSchema want it.
-    schema = {"type": "object", **parameters}
-    problem = schema_problem(schema)
-    if problem is not None:
-        raise InvalidRequest(
-            f"function parameters: {problem}", param=f"{where}.function.parameters"
-        )
-    return ClientTool(name, description or "", canonical_schema(schema))
+    return checked_tool(
+        fn.get("name"),
+        fn.get("description"),
+        fn.get("parameters"),
+        name_param=f"{where}.function.name",
+        description_param=f"{where}.function.description",
+        schema_param=f"{where}.function.parameters",
+    )
 
 
 def client_tools(value: object) -> tuple[ClientTool, ...]:
@@ -104,13 +64,8 @@ def client_tools(value: object) -> tuple[ClientTool, ...]:
         raise InvalidRequest("`tools` must be an array", param="tools")
     tools: list[ClientTool] = []
     for i, entry in enumerate(value):
-        tool = _function(entry, i)
-        if any(t.name == tool.name for t in tools):
-            raise InvalidRequest(
-                f"function name `{tool.name}` is used by more than one tool",
-                param=f"tools.{i}.function.name",
-            )
-        tools.append(tool)
+        tools.append(_function(entry, i))
+        unique(tools, f"tools.{i}.function.name")
     return tuple(tools)
 
 
@@ -156,11 +111,7 @@ def tool_plan(body: Mapping[str, Any], tool_history: bool) -> ToolPlan:
     if schema is not None:
         raise _with_tools("tools")
     single = body.get("parallel_tool_calls") is False
-    lines = [REQUIRED] if choice == "required" else []
-    if single:
-        lines.append(ONE_CALL)
-    offered = ToolSet(tools, instructions=" ".join(lines) or None, one_call=single)
-    return ToolPlan(offered, single=single)
+    return offered(tools, required=choice == "required", single=single)
 
 
 def _with_tools(what: str) -> InvalidRequest:

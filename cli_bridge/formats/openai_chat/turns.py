@@ -39,8 +39,8 @@ from ...protocol.blocks import (
     ImageBlock,
     TextBlock,
     ToolResultBlock,
-    as_blocks,
 )
+from ..hub_turns import append_turn, check_writable
 
 INSTRUCTION_ROLES = ("system", "developer")
 USER_TEXT_PARTS = ("text", "input_text")
@@ -181,15 +181,6 @@ def _unanswered(pending: list[str], index: int) -> InvalidRequest:
     )
 
 
-def _append(turns: list[CliMessage], role: str, content: str | list[ContentBlock]) -> None:
-    """Add a turn, merging it into the last one when the role repeats."""
-    if not turns or turns[-1]["role"] != role:
-        turns.append({"role": "user" if role == "user" else "assistant", "content": content})
-        return
-    last = turns[-1]
-    last["content"] = [*as_blocks(last["content"]), *as_blocks(content)]
-
-
 def turns_from_messages(
     messages: Sequence[Mapping[str, Any]],
     *,
@@ -216,25 +207,25 @@ def turns_from_messages(
                     instructions.append(text)
             elif text:
                 tag = f"{role}_message"
-                _append(turns, "user", [{"type": "text", "text": f"<{tag}>\n{text}\n</{tag}>"}])
+                append_turn(turns, "user", [{"type": "text", "text": f"<{tag}>\n{text}\n</{tag}>"}])
         elif role == "user":
             content = message.get("content")
             if isinstance(content, str):
-                _append(turns, "user", content)
+                append_turn(turns, "user", content)
             else:
-                _append(turns, "user", _parts(content, param, USER_TEXT_PARTS, image))
+                append_turn(turns, "user", _parts(content, param, USER_TEXT_PARTS, image))
         elif role == "assistant":
             blocks = _parts(message.get("content"), param, ASSISTANT_TEXT_PARTS, None)
             uses = _tool_uses(message, i, tool_name)
             content = message.get("content")
             if isinstance(content, str) and content and not uses:
-                _append(turns, "assistant", content)
+                append_turn(turns, "assistant", content)
             elif blocks or uses:
-                _append(turns, "assistant", [*blocks, *uses])
+                append_turn(turns, "assistant", [*blocks, *uses])
             pending = [str(b["id"]) for b in uses if b["type"] == "tool_use"]
             asked_at = i
         elif role in ("tool", "function"):
-            _append(turns, "user", [_tool_result(message, i, pending)])
+            append_turn(turns, "user", [_tool_result(message, i, pending)])
         else:
             raise InvalidRequest(f"unknown message role `{role}`", param=f"messages.{i}.role")
     if pending:
@@ -246,13 +237,3 @@ def turns_from_messages(
     system = "\n\n".join(instructions) or None
     check_writable([system, turns])
     return ChatTurns(system=system, turns=turns)
-
-
-def check_writable(value: object) -> None:
-    """400 for text the CLI cannot be given: `"\ud800"` in the request JSON is no UTF-8."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise InvalidRequest(
-            "messages contain a lone UTF-16 surrogate (invalid Unicode)", param="messages"
-        ) from None
