@@ -22,7 +22,7 @@ import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from tests.contract import Contract, sse_events
+from tests.contract import RESPONSES_PATH, Contract, sse_events
 
 _contract: Contract | None = None
 _lock = threading.Lock()
@@ -53,7 +53,7 @@ class Guard:
         try:
             is_sse = plain.headers.get("content-type", "").startswith("text/event-stream")
             if is_sse and not complete:
-                check_partial_sse(plain.text)
+                check_partial_sse(plain.text, plain.request.url.path)
             else:
                 contract().check_any(plain)
         except Exception as exc:
@@ -86,9 +86,12 @@ def unwatch(url: str) -> None:
     GUARD.origins.discard(url.rstrip("/"))
 
 
-def check_partial_sse(text: str) -> None:
+def check_partial_sse(text: str, path: str = "") -> None:
     """A stream the client closed early: every complete event must still be valid."""
     complete = text[: text.rfind("\n\n") + 2] if "\n\n" in text else ""
+    if path == RESPONSES_PATH:
+        contract().check_responses_sse(complete, complete=False)
+        return
     for event in sse_events(complete):
         if event != "[DONE]":
             contract().check_chunk(json.loads(event))

@@ -18,10 +18,20 @@ from .chat import create_chat_completion
 from .health import get_health
 from .metrics import get_metrics
 from .models import list_models, retrieve_model
+from .responses import create_response, delete_response, get_response
 
 ROUTES: dict[str, Callable[..., Any]] = {
     fn.__name__: fn
-    for fn in (create_chat_completion, get_health, get_metrics, list_models, retrieve_model)
+    for fn in (
+        create_chat_completion,
+        create_response,
+        delete_response,
+        get_response,
+        get_health,
+        get_metrics,
+        list_models,
+        retrieve_model,
+    )
 }
 
 
