@@ -16,7 +16,11 @@ from handlers.store import ResponseNotFound, ResponseStore, StoredResponse, Stor
 def record(rid: str, previous: str | None = None, owner: str = "", created: float | None = None,
            text: str = "x") -> StoredResponse:  # fmt: skip
     item = {"type": "message", "role": "user", "content": text}
-    out = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": rid}]}
+    out = {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": rid}],
+    }
     return StoredResponse(rid, owner, "sonnet", time.time() if created is None else created,
                           previous, [item], [out], {"id": rid, "output": [out]})  # fmt: skip
 

@@ -86,7 +86,11 @@ def test_items_become_real_turns_with_tool_blocks():
 def test_the_stored_chain_comes_before_the_new_input():
     history = [
         {"type": "message", "role": "user", "content": "first"},
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "one"}]},
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "one"}],
+        },
     ]
     cli = turns({"input": "second"}, history)
     assert [t["role"] for t in cli.history] == ["user", "assistant"]
