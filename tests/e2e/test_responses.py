@@ -144,10 +144,20 @@ def test_function_call_round_trip(client: openai.OpenAI, upstream: FakeAnthropic
     )
     assert final.output_text == "final: sunny 21C"
     last = upstream_requests(upstream, marker)[-1]["body"]["messages"]
-    uses = [b for m in last if m["role"] == "assistant" for b in m["content"]
-            if isinstance(b, dict) and b.get("type") == "tool_use"]  # fmt: skip
-    results = [b for m in last if m["role"] == "user" and isinstance(m["content"], list)
-               for b in m["content"] if b.get("type") == "tool_result"]  # fmt: skip
+    uses = [
+        b
+        for m in last
+        if m["role"] == "assistant"
+        for b in m["content"]
+        if isinstance(b, dict) and b.get("type") == "tool_use"
+    ]
+    results = [
+        b
+        for m in last
+        if m["role"] == "user" and isinstance(m["content"], list)
+        for b in m["content"]
+        if b.get("type") == "tool_result"
+    ]
     assert [(u["id"], u["name"]) for u in uses] == [(call.call_id, "mcp__client__get_weather")]
     assert [r["tool_use_id"] for r in results] == [call.call_id]
 
@@ -184,10 +194,29 @@ def test_errors_use_openais_envelope(client: openai.OpenAI, marker):
 def proxy_process(base: Settings, data: Path, work: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     env = {**os.environ, **base.cli_env, "PYTHONPATH": str(REPO), "TMPDIR": str(work)}
-    argv = [sys.executable, "-m", "handlers.main", "--port", str(port), "--claude-bin",
-            base.claude_bin, "--data-dir", str(data), "--pool-size", "0", "--session-idle", "0"]  # fmt: skip
-    popen = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "handlers.main",
+        "--port",
+        str(port),
+        "--claude-bin",
+        base.claude_bin,
+        "--data-dir",
+        str(data),
+        "--pool-size",
+        "0",
+        "--session-idle",
+        "0",
+    ]
+    popen = subprocess.Popen(
+        argv,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

@@ -13,16 +13,29 @@ import pytest
 from handlers.store import ResponseNotFound, ResponseStore, StoredResponse, StoreUnavailable
 
 
-def record(rid: str, previous: str | None = None, owner: str = "", created: float | None = None,
-           text: str = "x") -> StoredResponse:  # fmt: skip
+def record(
+    rid: str,
+    previous: str | None = None,
+    owner: str = "",
+    created: float | None = None,
+    text: str = "x",
+) -> StoredResponse:
     item = {"type": "message", "role": "user", "content": text}
     out = {
         "type": "message",
         "role": "assistant",
         "content": [{"type": "output_text", "text": rid}],
     }
-    return StoredResponse(rid, owner, "sonnet", time.time() if created is None else created,
-                          previous, [item], [out], {"id": rid, "output": [out]})  # fmt: skip
+    return StoredResponse(
+        rid,
+        owner,
+        "sonnet",
+        time.time() if created is None else created,
+        previous,
+        [item],
+        [out],
+        {"id": rid, "output": [out]},
+    )
 
 
 def store(tmp_path: Path, **kw) -> ResponseStore:
@@ -33,9 +46,16 @@ def store(tmp_path: Path, **kw) -> ResponseStore:
 async def test_put_get_delete_per_owner(tmp_path):
     s = store(tmp_path)
     await s.put(record("resp_a", owner="k1"))
-    assert (await s.get("resp_a", "k1")).response == {"id": "resp_a", "output": [
-        {"type": "message", "role": "assistant", "content": [
-            {"type": "output_text", "text": "resp_a"}]}]}  # fmt: skip
+    assert (await s.get("resp_a", "k1")).response == {
+        "id": "resp_a",
+        "output": [
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "resp_a"}],
+            }
+        ],
+    }
     assert await s.get("resp_a", "k2") is None  # another key's: not found
     assert not await s.delete("resp_a", "k2")
     assert await s.delete("resp_a", "k1")
