@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import openai
 import pytest
 
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
+from conformance.node_sdk import ensure_openai_node
 from handlers.config.settings import Settings
 from tests.conftest import RunningProxy, free_port, serve, upstream_requests
 from tests.contract import Contract
@@ -265,3 +267,42 @@ def test_the_store_survives_a_restart_and_kill_9(
     messages = upstream_requests(upstream, marker)[-1]["body"]["messages"]
     roles = [m["role"] for m in messages if m["role"] != "system"]
     assert roles[-5:] == ["user", "assistant", "user", "assistant", "user"]
+
+
+# -- the openai Node SDK's Responses client -------------------------------------------------
+
+NODE_SCRIPT = REPO / "conformance" / "openai_node_responses.mjs"
+
+
+def test_the_node_sdk_responses_client(
+    resp_proxy: RunningProxy, contract: Contract, upstream: FakeAnthropic, marker
+):
+    if shutil.which("node") is None:
+        pytest.fail("node is needed for the openai Node SDK test")
+    target = ensure_openai_node() / NODE_SCRIPT.name  # `openai` resolves from the script's folder
+    shutil.copyfile(NODE_SCRIPT, target)
+    env = {**os.environ, "OPENAI_BASE_URL": resp_proxy.v1}
+    env.pop("OPENAI_API_KEY", None)
+    prompt = f"node {marker} {fake_directive(reply='Hello from Node')}"
+    proc = subprocess.run(
+        ["node", str(target), prompt], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = {item["kind"]: item["value"] for item in map(json.loads, proc.stdout.splitlines())}
+    created, streamed = out["created"], out["stream"]
+    for response in (created["response"], streamed["response"], out["retrieved"]):
+        contract._response_event.validate(
+            {"type": "response.completed", "sequence_number": 0, "response": response}
+        )
+    assert created["output_text"] == "Hello from Node"
+    assert streamed["kinds"][0] == "response.created" and streamed["kinds"][-1] == (
+        "response.completed"
+    )
+    assert "response.output_text.delta" in streamed["kinds"]
+    assert streamed["response"]["previous_response_id"] == created["response"]["id"]
+    assert out["retrieved"]["id"] == streamed["response"]["id"]
+    error = out["error"]
+    assert error["status"] == 404 and error["isNotFound"] is True
+    assert error["error"]["code"] == "model_not_found"
+    roles = [m["role"] for m in upstream_requests(upstream, marker)[-1]["body"]["messages"]]
+    assert [r for r in roles if r != "system"][-3:] == ["user", "assistant", "user"]
