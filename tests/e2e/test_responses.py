@@ -124,7 +124,10 @@ def test_previous_response_id_sends_the_conversation_as_turns(
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
-def test_function_call_round_trip(client: openai.OpenAI, upstream: FakeAnthropic, marker, stream):
+def test_function_call_round_trip(
+    client: openai.OpenAI, resp_proxy: RunningProxy, upstream: FakeAnthropic, marker, stream
+):
+    hits = httpx.get(f"{resp_proxy.url}/health").json()["tools"]["waiting"]["hits"]
     prompt = f"weather? {marker} {fake_directive(tool_plan=WEATHER)}"
     if stream:
         with client.responses.stream(model="sonnet", input=prompt, tools=TOOLS) as events:
@@ -145,6 +148,8 @@ def test_function_call_round_trip(client: openai.OpenAI, upstream: FakeAnthropic
         model="sonnet", input=[result], previous_response_id=first.id, tools=TOOLS
     )
     assert final.output_text == "final: sunny 21C"
+    # The follow-up went on in the process that made the call (the waiting process).
+    assert httpx.get(f"{resp_proxy.url}/health").json()["tools"]["waiting"]["hits"] == hits + 1
     last = upstream_requests(upstream, marker)[-1]["body"]["messages"]
     uses = [
         b
