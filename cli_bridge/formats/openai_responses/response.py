@@ -111,7 +111,7 @@ def response_object(
     incomplete: str | None = None,
     error: Json | None = None,
 ) -> Json:
-    """The Response object (openapi.yaml `Response`); `usage` only once the answer is."""
+    """The Response object (openapi.yaml `ResponseObject`); `usage` only once the answer is."""
     response: Json = {
         "id": meta.id,
         "object": "response",
