@@ -64,6 +64,11 @@ def test_a_corrupt_store_is_a_503_and_chat_still_works(
         assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
         r = running.client.get("/v1/responses/resp_x")
         assert r.status_code == 503
+        # streamed: the answer cannot be stored, so it does not end as a success
+        stream = {"model": "sonnet", "input": "hi", "stream": True}
+        r = running.client.post("/v1/responses", json=stream)
+        kinds = [e["type"] for e in contract.check_responses_sse(r.text)]
+        assert kinds[-2:] == ["error", "response.failed"] and "response.completed" not in kinds
         # store: false needs no store
         r = running.client.post(
             "/v1/responses", json={"model": "sonnet", "input": "hi", "store": False}

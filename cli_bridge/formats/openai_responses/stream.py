@@ -72,6 +72,7 @@ class ResponsesStreamEncoder:
         self._open_text: int | None = None  # output index of the open message item
         self._call_items: dict[int, int] = {}  # call index -> output index
         self._closed: set[int] = set()
+        self._finish_seq: int | None = None
 
     def _event(self, kind: str, **fields: Any) -> Json:
         payload = {"type": kind, "sequence_number": self._seq, **fields}
@@ -232,6 +233,7 @@ class ResponsesStreamEncoder:
         return []
 
     def finish(self, end: TurnEnd) -> list[Json]:
+        self._finish_seq = self._seq  # error() after finish(): these payloads were never sent
         out: list[Json] = []
         if isinstance(end, ToolCallsPending):
             out += self._call_deltas(self._calls.pending(end))
@@ -258,6 +260,10 @@ class ResponsesStreamEncoder:
         return out
 
     def error(self, body: Mapping[str, Any]) -> list[Json]:
+        """The failure's events. After finish() (the store could not keep the answer, so its
+        last payloads are not sent) the sequence goes on from the last payload sent."""
+        if self._finish_seq is not None:
+            self._seq, self._finish_seq = self._finish_seq, None
         given = body.get("error")
         detail: Mapping[str, Any] = given if isinstance(given, dict) else {}
         message = str(detail.get("message") or "The server had an error processing your request.")
