@@ -24,6 +24,9 @@ from openapi_schema_validator import OAS30Validator
 
 CHUNK_SCHEMA = "CreateChatCompletionStreamResponse"
 ERROR_SCHEMA = "StreamErrorPayload"
+RESPONSES_PATH = "/v1/responses"
+RESPONSES_EVENT = "ResponseStreamEvent"
+RESPONSES_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
 
 def data_payloads(text: str) -> list[str]:
@@ -106,6 +109,39 @@ def check_typed_stream(
     return payloads
 
 
+def _responses_validator(spec_json: str) -> OAS30Validator:
+    components = json.loads(spec_json)["components"]
+    return OAS30Validator({**components["schemas"][RESPONSES_EVENT], "components": components})
+
+
+def check_responses_stream(
+    text: str, spec: dict[str, Any], *, complete: bool = True
+) -> list[dict[str, Any]]:
+    """A `/v1/responses` stream: every payload a ResponseStreamEvent named by its `event:`
+    line, `sequence_number` 0, 1, 2, …, and (read to its end) a terminal lifecycle event last."""
+    validator = _responses_validator(json.dumps(spec, sort_keys=True))
+    payloads = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        lines = block.split("\n")
+        data = [line[5:].removeprefix(" ") for line in lines if line[:5] == "data:"]
+        if not data:
+            continue
+        names = [line[6:].strip() for line in lines if line[:6] == "event:"]
+        payload = json.loads("\n".join(data))
+        errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.path))
+        if errors:
+            where = ".".join(map(str, errors[0].path)) or "<root>"
+            raise AssertionError(
+                f"SSE payload violates {RESPONSES_EVENT}: {errors[0].message} at {where}"
+            )
+        assert names == [payload["type"]], f"event: {names} carries a {payload['type']} payload"
+        assert payload["sequence_number"] == len(payloads), "sequence_number out of order"
+        payloads.append(payload)
+    if complete:
+        assert payloads and payloads[-1]["type"] in RESPONSES_TERMINAL, "no terminal event"
+    return payloads
+
+
 @schemathesis.check
 def sse_payloads_conform(ctx: Any, response: Any, case: Any) -> bool | None:
     """Each `data:` payload of a text/event-stream answer against the chunk or error schema."""
@@ -114,10 +150,12 @@ def sse_payloads_conform(ctx: Any, response: Any, case: Any) -> bool | None:
         return None
     text = (response.content or b"").decode("utf-8", "replace")
     spec = case.operation.schema.raw_schema
+    complete = not getattr(response, "stream_cut_short", False)
     operation = spec["paths"][case.operation.path][case.operation.method.lower()]
-    if "x-sse-payload" in operation:
-        complete = not getattr(response, "stream_cut_short", False)
+    if case.operation.path == RESPONSES_PATH:
+        check_responses_stream(text, spec, complete=complete)
+    elif "x-sse-payload" in operation:
         check_typed_stream(text, spec, operation, complete=complete)
-        return True
-    check_stream(text, spec, complete=not getattr(response, "stream_cut_short", False))
+    else:
+        check_stream(text, spec, complete=complete)
     return True

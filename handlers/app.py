@@ -22,6 +22,7 @@ from .config.settings import Settings
 from .metrics import Metrics
 from .middleware import swagger_ui
 from .state import AppState, probe_cli
+from .store import ResponseStore
 from .validation import VALIDATOR_MAP
 from .version import VERSION
 
@@ -56,12 +57,20 @@ def create_app(
                 settings.claude_bin,
                 INSTALL_HINT,
             )
-        state = AppState(settings, catalogue, bridge, cli)
+        store = ResponseStore(
+            settings.store_path,
+            ttl=settings.store_ttl,
+            max_responses=settings.store_max_responses,
+            max_bytes=settings.store_max_mb * 1024 * 1024,
+        )
+        await store.open()
+        state = AppState(settings, catalogue, bridge, cli, store)
         if on_ready is not None:
             on_ready(state)
         try:
             yield {"proxy": state, "metrics": metrics}
         finally:
+            await store.aclose()
             await bridge.aclose()
             shutil.rmtree(settings.runtime_dir, ignore_errors=True)
 

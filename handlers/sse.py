@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeAlias
 
 from starlette.responses import Response, StreamingResponse
@@ -71,7 +71,12 @@ def _opens_stream(event: CliEvent) -> bool:
 
 
 async def open_stream(
-    turn: RunningTurn, encoder: StreamEncoder, *, surface: Surface, keepalive: float
+    turn: RunningTurn,
+    encoder: StreamEncoder,
+    *,
+    surface: Surface,
+    keepalive: float,
+    finished: Callable[[], Awaitable[None]] | None = None,
 ) -> Response:
     """Start an SSE response once the upstream has begun answering.
 
@@ -95,7 +100,7 @@ async def open_stream(
     except BaseException:
         turn.cancel()
         raise
-    stream = _events(turn, encoder, early, surface=surface, keepalive=keepalive)
+    stream = _events(turn, encoder, early, surface=surface, keepalive=keepalive, finished=finished)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -106,6 +111,7 @@ async def _events(
     *,
     surface: Surface,
     keepalive: float,
+    finished: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[str]:
     named = encoder.event_names
     try:
@@ -124,7 +130,10 @@ async def _events(
             if event is None:
                 raise no_result()
             if isinstance(event, Result | ToolCallsPending):
-                for payload in encoder.finish(event):
+                last = encoder.finish(event)
+                if finished is not None:
+                    await finished()
+                for payload in last:
                     yield frame(payload, named=named)
                 break
             for payload in encoder.feed(event):

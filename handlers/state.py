@@ -11,6 +11,7 @@ from connexion import request
 from cli_bridge import Catalogue, ClaudeBridge
 
 from .config.settings import Settings
+from .store import ResponseStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class AppState:
     catalogue: Catalogue
     bridge: ClaudeBridge
     cli: CliInfo
+    store: ResponseStore
 
 
 def current() -> AppState:

@@ -8,7 +8,7 @@ turn, which kills its process, and nobody is answered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from starlette.responses import JSONResponse, Response
@@ -61,10 +61,16 @@ async def wait_for_disconnect(receive: Receive) -> None:
 class TurnResponse(Response):
     """The collector's JSON body (200), or the turn's error in the request's surface envelope."""
 
-    def __init__(self, turn: RunningTurn, collector: Collector) -> None:
+    def __init__(
+        self,
+        turn: RunningTurn,
+        collector: Collector,
+        finished: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__(status_code=200, media_type="application/json")
         self.turn = turn
         self.collector = collector
+        self.finished = finished  # awaited with the body before it is sent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         work = asyncio.create_task(collect(self.turn, self.collector))
@@ -79,7 +85,10 @@ class TurnResponse(Response):
         if not work.done() or work.cancelled():  # the client left: answer nobody
             return
         try:
-            answer: Response = JSONResponse(work.result())
+            body = work.result()
+            if self.finished is not None:
+                await self.finished(body)
+            answer: Response = JSONResponse(body)
         except ProxyError as exc:
             await ErrorResponse(exc)(scope, receive, send)
             return

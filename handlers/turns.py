@@ -9,7 +9,7 @@ turn, answer.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
@@ -71,16 +71,21 @@ def place_instructions(given: TurnInput, mode: SystemPromptMode, base: str) -> T
 
 @dataclass(frozen=True, slots=True)
 class Streamed:
-    """Answer with an SSE stream of `encoder`'s events."""
+    """Answer with an SSE stream of `encoder`'s events. `finished`: awaited once the
+    encoder has built its last payloads, before they are sent (the Responses store writes
+    the answer there; a ProxyError it raises becomes the stream's error event)."""
 
     encoder: StreamEncoder
+    finished: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Collected:
-    """Answer with one JSON body built by `collector`."""
+    """Answer with one JSON body built by `collector`. `finished`: awaited with the body
+    before it is sent (a ProxyError it raises is the answer instead)."""
 
     collector: Collector
+    finished: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
 
 
 Reply: TypeAlias = Streamed | Collected
@@ -147,10 +152,11 @@ async def answer(
     if cut and given.output_schema is None:
         turn = StopAtSequences(turn, controls.stop, controls.max_output_tokens is not None)
     if isinstance(reply, Collected):
-        return TurnResponse(turn, reply.collector)
+        return TurnResponse(turn, reply.collector, reply.finished)
     return await open_stream(
         turn,
         reply.encoder,
         surface=surface_for_path(current_request.url.path),
         keepalive=app.settings.keepalive_interval,
+        finished=reply.finished,
     )

@@ -123,6 +123,7 @@ def base_settings(
         pool_size=0,
         session_idle=0,
         retry_backoff=0.1,
+        data_dir=tmp_path_factory.mktemp("data"),  # the response store: never the user's
         cli_env={
             "ANTHROPIC_BASE_URL": upstream.url,
             "ANTHROPIC_API_KEY": "sk-test-upstream",

@@ -1,7 +1,9 @@
 """Validate every HTTP response the tests see against openapi.yaml (openapi-core).
 
 JSON bodies go through openapi-core; SSE bodies are split into events and each `data:`
-payload is checked against the chunk (or error) schema, ending with `[DONE]`.
+payload is checked against its route's event schema: chat chunks (or the error payload),
+ending with `[DONE]`; on `/v1/responses` a `ResponseStreamEvent` whose `event:` line names its
+`type`, with `sequence_number` counting from 0, ending with a terminal lifecycle event.
 """
 
 from __future__ import annotations
@@ -82,6 +84,22 @@ class HttpxOpenAPIResponse:
         return self.response.headers.get("content-type", "")
 
 
+RESPONSES_PATH = "/v1/responses"
+RESPONSES_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+def named_events(text: str) -> list[tuple[str | None, str]]:
+    """(`event:` name, `data:` payload) of each SSE event that has data."""
+    out = []
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        data = [line[5:].lstrip() for line in lines if line.startswith("data:")]
+        names = [line[6:].strip() for line in lines if line.startswith("event:")]
+        if data:
+            out.append((names[0] if names else None, "\n".join(data)))
+    return out
+
+
 def sse_events(text: str) -> list[str]:
     """The `data:` payloads of an SSE body (comments such as keep-alives skipped)."""
     out = []
@@ -142,6 +160,9 @@ class Contract:
             {**schemas["CreateChatCompletionStreamResponse"], "components": raw["components"]}
         )
         self._error = OAS30Validator({**schemas["ErrorResponse"], "components": raw["components"]})
+        self._response_event = OAS30Validator(
+            {**schemas["ResponseStreamEvent"], "components": raw["components"]}
+        )
         self._completion = OAS30Validator(
             {**schemas["CreateChatCompletionResponse"], "components": raw["components"]}
         )
@@ -167,8 +188,10 @@ class Contract:
         }
         self.checked = 0
 
-    def check_chunk(self, payload: dict[str, Any]) -> None:
-        if "error" in payload:
+    def check_chunk(self, payload: dict[str, Any], path: str = "") -> None:
+        if path == RESPONSES_PATH:
+            self._response_event.validate(payload)
+        elif "error" in payload:
             self._error.validate(payload)
         else:
             self._chunk.validate(payload)
@@ -184,8 +207,28 @@ class Contract:
                 return stream
         return None
 
+    def check_responses_sse(self, text: str, complete: bool = True) -> list[dict[str, Any]]:
+        """A `/v1/responses` stream: each payload a ResponseStreamEvent, its `event:` line
+        its type, sequence numbers 0, 1, 2, …; a whole stream ends with a terminal event."""
+        events = named_events(text)
+        payloads = [json.loads(data) for _, data in events]
+        for i, ((name, _), payload) in enumerate(zip(events, payloads, strict=True)):
+            self._response_event.validate(payload)
+            assert name == payload["type"], f"event: {name} carries a {payload['type']} payload"
+            assert payload["sequence_number"] == i, (
+                f"sequence_number {payload['sequence_number']} at {i}"
+            )
+        if complete:
+            assert payloads, "empty event stream"
+            assert payloads[-1]["type"] in RESPONSES_TERMINAL, (
+                f"stream ended with {payloads[-1]['type']}"
+            )
+        return payloads
+
     def check_sse(self, text: str, path: str | None = None) -> list[dict[str, Any]]:
         """Validate a whole SSE body; returns the decoded payloads (without [DONE])."""
+        if path == RESPONSES_PATH:
+            return self.check_responses_sse(text)
         stream = self.stream_contract(path)
         if stream is not None:
             return stream.check(text)

@@ -22,7 +22,7 @@ import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from tests.contract import Contract, sse_events
+from tests.contract import RESPONSES_PATH, Contract, sse_events
 
 _contract: Contract | None = None
 _lock = threading.Lock()
@@ -89,6 +89,9 @@ def unwatch(url: str) -> None:
 def check_partial_sse(text: str, path: str | None = None) -> None:
     """A stream the client closed early: every complete event must still be valid."""
     complete = text[: text.rfind("\n\n") + 2] if "\n\n" in text else ""
+    if path == RESPONSES_PATH:
+        contract().check_responses_sse(complete, complete=False)
+        return
     stream = contract().stream_contract(path)
     if stream is not None:
         stream.check(complete, complete=False)

@@ -19,6 +19,7 @@ from .health import get_health
 from .messages import count_tokens, create_message
 from .metrics import get_metrics
 from .models import list_models, retrieve_model
+from .responses import create_response, delete_response, get_response
 
 ROUTES: dict[str, Callable[..., Any]] = {
     fn.__name__: fn
@@ -26,6 +27,9 @@ ROUTES: dict[str, Callable[..., Any]] = {
         create_chat_completion,
         create_message,
         count_tokens,
+        create_response,
+        delete_response,
+        get_response,
         get_health,
         get_metrics,
         list_models,

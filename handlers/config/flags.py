@@ -141,6 +141,18 @@ FLAGS: tuple[Flag, ...] = (
          meaning="fetch image URLs whose host is a loopback, private, link-local or other "
          "non-public address (off: refused, no SSRF; see [Images](#chat-behaviour))",
          switch=True, shown_default="off"),
+    Flag("--data-dir", "CLAUDE_PROXY_DATA_DIR", "data_dir", p.parse_data_dir, "",
+         "directory of the response store (`/v1/responses`), created when needed",
+         metavar="PATH", shown_default="the user data dir (`platformdirs`)",
+         meaning="directory of the response store of `/v1/responses` (`responses.sqlite3`, "
+         "mode 0600), created when needed"),
+    Flag("--store-ttl", "CLAUDE_PROXY_STORE_TTL", "store_ttl", p.seconds, "2592000",
+         "seconds a stored response is kept (`previous_response_id`, GET)",
+         shown_default="`2592000` (30 days)"),
+    Flag("--store-max-responses", "CLAUDE_PROXY_STORE_MAX_RESPONSES", "store_max_responses",
+         p.positive, "10000", "stored responses at most (the oldest go first)", metavar="N"),
+    Flag("--store-max-mb", "CLAUDE_PROXY_STORE_MAX_MB", "store_max_mb", p.positive, "200",
+         "megabytes of stored responses at most (the oldest go first)", metavar="N"),
     Flag("--log-format", "CLAUDE_PROXY_LOG_FORMAT", "log_format", p.parse_log_format, "text",
          "`text`, or `json`: one JSON object per line"),
 )

@@ -154,6 +154,16 @@ def parse_workdir(value: str) -> Path | None:
     return path
 
 
+def parse_data_dir(value: str) -> Path | None:
+    """A directory for the proxy's own data (created when first needed); "" = the default."""
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{value!r} is not a directory")
+    return path
+
+
 def parse_models(value: str) -> dict[str, str]:
     """`id=cli-model,a=b` -> {"id": "cli-model", "a": "b"} (flags and env joined by commas)."""
     models = parse_model_mappings([value])

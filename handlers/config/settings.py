@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from cli_bridge import BridgeConfig
 from cli_bridge.catalogue import Catalogue
 from cli_bridge.engine.config import Tracer
@@ -53,6 +55,11 @@ class Settings:
     max_message_chars: int = _D["max_message_chars"]
     image_url_allow_private: bool = _D["image_url_allow_private"]  # SSRF guard off
     log_format: str = _D["log_format"]
+    # The response store of /v1/responses (handlers/store.py).
+    data_dir: Path | None = _D["data_dir"]  # None = the user data dir
+    store_ttl: float = _D["store_ttl"]
+    store_max_responses: int = _D["store_max_responses"]
+    store_max_mb: int = _D["store_max_mb"]
     # Process engine (see README "Process engine").
     max_concurrency: int = _D["max_concurrency"]  # 0: derived from CPUs and memory
     max_queue: int = _D["max_queue"]
@@ -96,6 +103,12 @@ class Settings:
             ),
             tracer=self.tracer,
         )
+
+    @property
+    def store_path(self) -> Path:
+        """The response store's SQLite file."""
+        folder = self.data_dir or Path(platformdirs.user_data_dir("claude-max-api"))
+        return folder / "responses.sqlite3"
 
     @property
     def pool_system_prompt(self) -> str | None:

@@ -104,3 +104,22 @@ def test_generated_client_parses_error_envelopes(generated: ModuleType, proxy: R
     assert response.status_code == 404
     assert isinstance(response.parsed, m.ErrorResponse)
     assert response.parsed.error.code == "model_not_found"
+
+
+def test_generated_client_creates_gets_and_deletes_a_response(
+    generated: ModuleType, backend: RunningProxy
+):
+    m = models()
+    client = generated.Client(base_url=backend.url, raise_on_unexpected_status=True)
+    prompt = prompt_for("Hello", "plain", reply=PLAIN_REPLY, n_chunks=4)
+    body = m.CreateResponseRequest.from_dict({"model": "opus", "input": prompt})
+    created = api("responses.create_response").sync(client=client, body=body)
+    assert isinstance(created, m.ResponseObject)
+    assert created.id.startswith("resp_") and created.output[0].content[0].text == PLAIN_REPLY
+    again = api("responses.get_response").sync(created.id, client=client)
+    assert isinstance(again, m.ResponseObject) and again.id == created.id
+    deleted = api("responses.delete_response").sync(created.id, client=client)
+    assert isinstance(deleted, m.DeletedResponse) and deleted.deleted is True
+    gone = api("responses.get_response").sync_detailed(created.id, client=generated.Client(
+        base_url=backend.url))  # fmt: skip
+    assert gone.status_code == 404 and isinstance(gone.parsed, m.ErrorResponse)

@@ -73,6 +73,7 @@ def app_settings(tmp_path_factory: pytest.TempPathFactory, replay_log: Path) -> 
         pool_size=0,  # no warm or parked processes: a CLI starts only for a turn
         session_idle=0,
         cli_env={"CLAUDE_REPLAY_LOG": str(replay_log)},
+        data_dir=tmp_path_factory.mktemp("inproc-data"),  # never the user's data dir
     )
 
 
