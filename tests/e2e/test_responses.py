@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from openai.types.responses import ResponseIncompleteEvent
 
 from conformance.fake_anthropic import FakeAnthropic, fake_directive
 from conformance.node_sdk import ensure_openai_node
@@ -182,6 +183,34 @@ def test_a_stateless_round_trip_sends_the_items_back(client: openai.OpenAI, mark
     assert final.output_text == "final: cloudy"
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_max_output_tokens_ends_incomplete(
+    client: openai.OpenAI, upstream: FakeAnthropic, marker, stream
+):
+    directive = fake_directive(reply=f"cut short {marker}", stop_reason="max_tokens")
+    prompt = f"{marker} {directive}"
+    if stream:
+        # (the SDK's get_final_response() wants a response.completed: the Response is read
+        # from the response.incomplete event, as OpenAI ends such a stream)
+        with client.responses.stream(model="sonnet", input=prompt, max_output_tokens=37) as events:
+            seen = list(events)
+        kinds = [e.type for e in seen]
+        assert kinds[-1] == "response.incomplete" and "response.completed" not in kinds
+        last = seen[-1]
+        assert isinstance(last, ResponseIncompleteEvent)
+        response = last.response
+    else:
+        response = client.responses.create(model="sonnet", input=prompt, max_output_tokens=37)
+    assert response.status == "incomplete" and response.max_output_tokens == 37
+    assert response.incomplete_details is not None
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert response.output_text.startswith(f"cut short {marker}")
+    assert [item.status for item in response.output] == ["incomplete"]
+    sent = upstream_requests(upstream, marker)
+    assert sent and all(r["body"]["max_tokens"] == 37 for r in sent)
+    assert client.responses.retrieve(response.id).status == "incomplete"
+
+
 def test_errors_use_openais_envelope(client: openai.OpenAI, marker):
     with pytest.raises(openai.NotFoundError) as unknown_model:
         client.responses.create(model="gpt-9-nope", input=f"x {marker}")
@@ -289,8 +318,13 @@ def test_the_node_sdk_responses_client(
     env = {**os.environ, "OPENAI_BASE_URL": resp_proxy.v1}
     env.pop("OPENAI_API_KEY", None)
     prompt = f"node {marker} {fake_directive(reply='Hello from Node')}"
+    tool_prompt = f"node weather? {marker} {fake_directive(tool_plan=WEATHER)}"
     proc = subprocess.run(
-        ["node", str(target), prompt], capture_output=True, text=True, env=env, timeout=120
+        ["node", str(target), prompt, tool_prompt],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
     out = {item["kind"]: item["value"] for item in map(json.loads, proc.stdout.splitlines())}
@@ -309,5 +343,28 @@ def test_the_node_sdk_responses_client(
     error = out["error"]
     assert error["status"] == 404 and error["isNotFound"] is True
     assert error["error"]["code"] == "model_not_found"
-    roles = [m["role"] for m in upstream_requests(upstream, marker)[-1]["body"]["messages"]]
+    chained = [
+        r["body"]["messages"]
+        for r in upstream_requests(upstream, marker)
+        if "and then?" in json.dumps(r["body"]["messages"])
+    ]
+    roles = [m["role"] for m in chained[-1]]
     assert [r for r in roles if r != "system"][-3:] == ["user", "assistant", "user"]
+    # The function-call round trips, not streamed (previous_response_id) and streamed (the
+    # whole item list): the model's call, the client's output, the answer naming it.
+    for kind, result in (("tool_json", "sunny 21C"), ("tool_stream", "cloudy 12C")):
+        trip = out[kind]
+        for response in (trip["first"], trip["final"]):
+            contract._response_event.validate(
+                {"type": "response.completed", "sequence_number": 0, "response": response}
+            )
+        [call] = trip["calls"]
+        assert call["name"] == "get_weather" and json.loads(call["arguments"]) == {"city": "Paris"}
+        assert call["id"].startswith("fc_") and call["call_id"]
+        assert trip["final"]["status"] == "completed"
+        assert trip["output_text"] == f"final: {result}"
+    streamed = out["tool_stream"]
+    assert "response.function_call_arguments.done" in streamed["callKinds"]
+    assert streamed["callKinds"][-1] == "response.completed"
+    assert "response.output_text.delta" in streamed["resultKinds"]
+    assert streamed["first"]["store"] is False
