@@ -109,11 +109,13 @@ async def answer(
     reply: Reply,
     *,
     param: str = "messages",
+    where: Callable[[int], str] | None = None,
     controls: GenerationControls = NO_CONTROLS,
 ) -> Response:
     """Run one turn for `model` and answer it as `reply` says.
 
-    `messages` (found at `param` in the body) is what the limits count; `convert` runs after
+    `messages` (found at `param` in the body, message i at `where(i)`) is what the limits
+    count — the whole conversation sent, not only the request's new part; `convert` runs after
     them, so an unknown model or an oversized request is refused before any conversion work
     (image downloads included). `controls`: the
     output limit and effort the CLI process is started with, and the stop sequences the
@@ -125,6 +127,7 @@ async def answer(
     limits.check_messages(
         messages,
         param=param,
+        where=where,
         max_messages=app.settings.max_messages,
         max_chars=app.settings.max_message_chars,
     )

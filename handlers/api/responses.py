@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from cli_bridge.formats.openai_chat.request import input_from_messages
 from cli_bridge.formats.openai_responses.request import (
+    PREVIOUS,
     Item,
     controls_from_body,
     conversation,
@@ -93,8 +94,17 @@ async def create_response(body: dict[str, Any]) -> Response:
             tools=plan.tools,
         )
 
+    # The limits count the whole conversation sent, a stored chain's turns included: a long
+    # chain is refused naming `previous_response_id` unless `input` alone is over the limit.
+    own = conv.from_input() > app.settings.max_messages
     return await turns.answer(
-        body["model"], items, convert, reply, param="input", controls=controls
+        body["model"],
+        conv.messages,
+        convert,
+        reply,
+        param="input" if own or not history else PREVIOUS,
+        where=conv.field,
+        controls=controls,
     )
 
 

@@ -97,3 +97,52 @@ def test_refusals_name_the_field_and_start_no_cli(app: InProcessProxy, replay_lo
     r = app.client.post("/v1/responses", json=body)
     assert r.status_code == 400 and r.json()["error"]["param"] == param
     assert_no_cli(replay_log, marker)
+
+
+def test_the_limits_count_the_chain_previous_response_id_rebuilds(
+    app_settings: Settings, tmp_path: Path, contract: Contract, replay_log
+):
+    """--max-messages / --max-message-chars count what is sent: the stored chain's turns and
+    the instructions too, so a long chain is refused naming `previous_response_id`."""
+    settings = replace(app_settings, data_dir=tmp_path)
+    with in_process(settings) as running:  # the chain, stored under the default limits
+        long_first = running.sdk().responses.create(model="sonnet", input="L" * 300)
+        short_first = running.sdk().responses.create(model="sonnet", input="short")
+    tight = replace(settings, max_messages=4, max_message_chars=200)
+    with in_process(tight) as running:
+        sdk = running.sdk()
+        turns = [
+            {"role": "user", "content": "one"},
+            {"role": "assistant", "content": "two"},
+            {"role": "user", "content": "three"},
+        ]
+        first = sdk.responses.create(model="sonnet", input=turns)  # 3 messages: within
+
+        def post(marker: str, **body: object) -> dict:
+            r = running.client.post("/v1/responses", json={"model": "sonnet", **body})
+            assert r.status_code == 400, r.text
+            contract.check(r)
+            assert_no_cli(replay_log, marker)
+            return r.json()["error"]
+
+        # the chain's 3 input items + its answer + this input: 5 messages, over 4
+        error = post("chain-5", input="chain-5", previous_response_id=first.id)
+        assert (error["code"], error["param"]) == ("too_many_messages", "previous_response_id")
+        assert "Too many messages: 5" in error["message"]
+        many = [{"role": "user", "content": f"many-{i}"} for i in range(5)]
+        error = post("many-4", input=many, previous_response_id=first.id)
+        assert (error["code"], error["param"]) == ("too_many_messages", "input")
+        four = [*turns, {"role": "user", "content": "instr-1"}]  # + the instructions: 5
+        error = post("instr-1", input=four, instructions="be brief", store=False)
+        assert (error["code"], error["param"]) == ("too_many_messages", "input")
+        # a stored message over the size limit, this request's own, the instructions
+        error = post("long-old", input="long-old", previous_response_id=long_first.id)
+        assert (error["code"], error["param"]) == ("message_too_long", "previous_response_id")
+        error = post(
+            "long-new",
+            input=[{"role": "user", "content": "x" * 201 + " long-new"}],
+            previous_response_id=short_first.id,
+        )
+        assert (error["code"], error["param"]) == ("message_too_long", "input.0")
+        error = post("long-instr", input="long-instr", instructions="i" * 201)
+        assert (error["code"], error["param"]) == ("message_too_long", "instructions")

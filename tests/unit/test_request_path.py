@@ -21,6 +21,19 @@ def test_limits_name_the_surfaces_own_field():
     assert (many.value.param, many.value.code) == ("input", "too_many_messages")
 
 
+def test_limits_name_where_each_message_came_from():
+    items = [{"role": "user", "content": "ok"}, {"role": "user", "content": "x" * 50}]
+    with pytest.raises(InvalidRequest) as long:
+        check_messages(
+            items,
+            param="input",
+            where=lambda i: ("previous_response_id", "input.0")[i],
+            max_messages=5,
+            max_chars=20,
+        )
+    assert long.value.param == "input.0" and "input.0 is too long" in long.value.message
+
+
 def test_chat_input_carries_prompt_system_prompt_and_history():
     messages = [
         {"role": "system", "content": "Be brief."},

@@ -68,6 +68,16 @@ class Conversation:
         """A chat param (`messages.3.content.1`) as the Responses field it came from."""
         return responses_param(param, self.origins)
 
+    def field(self, index: int) -> str:
+        """The Responses field message `index` came from (`input.4`, `instructions`,
+        `previous_response_id`)."""
+        return self.origins.get(f"messages.{index}", "input")
+
+    def from_input(self) -> int:
+        """How many of the messages came from this request's `input` (not from
+        `instructions` or a stored chain)."""
+        return sum(1 for i in range(len(self.messages)) if self.field(i).startswith("input"))
+
 
 def _function_call(conv: Conversation, item: Item, where: str) -> None:
     call_id, name = item.get("call_id"), item.get("name")
