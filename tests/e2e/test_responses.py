@@ -1,8 +1,9 @@
 """OpenAI Responses end to end: the openai Python SDK's `responses.create` / `.stream`
 through the proxy and the real CLI against the fake upstream; a function-call round trip
 (the model's tool_use answered by the client's function_call_output, same ids upstream);
-previous_response_id (a second request with only its new input); errors; the store surviving
-a restart and a `kill -9` of a proxy process."""
+previous_response_id (a second request with only its new input); max_output_tokens ending
+incomplete; errors; the store surviving a restart and a `kill -9` of a proxy process; the
+openai Node SDK's Responses client (text, stream, a function-call round trip, an error)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """/v1/responses in-process (the replay CLI answers): the SDK's create and stream, GET and
-DELETE, responses kept per API key, a broken store as a 503 (chat unaffected), and refusals
-that never start a CLI."""
+DELETE, responses kept per API key, a broken store as a 503 (chat unaffected), refusals
+that never start a CLI, and the message limits counting a stored chain."""
 
 from __future__ import annotations
 
