@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,9 +17,11 @@ from starlette.exceptions import HTTPException
 
 from cli_bridge import Catalogue, ClaudeBridge, ProxyError
 from cli_bridge.cli_version import INSTALL_HINT
+from cli_bridge.protocol.environment import child_env
 
 from . import api, errors, middleware, security
 from .config.settings import Settings
+from .dashboard.login import LoginCheck
 from .metrics import Metrics
 from .middleware import swagger_ui
 from .state import AppState, probe_cli
@@ -64,12 +67,14 @@ def create_app(
             max_bytes=settings.store_max_mb * 1024 * 1024,
         )
         await store.open()
-        state = AppState(settings, catalogue, bridge, cli, store)
+        login = LoginCheck(cli.path if cli.found else None, child_env(os.environ, settings.cli_env))
+        state = AppState(settings, catalogue, bridge, cli, store, login)
         if on_ready is not None:
             on_ready(state)
         try:
             yield {"proxy": state, "metrics": metrics}
         finally:
+            await login.aclose()
             await store.aclose()
             await bridge.aclose()
             shutil.rmtree(settings.runtime_dir, ignore_errors=True)

@@ -81,6 +81,12 @@ class OriginNotAllowed(ProxyError):
     code = "origin_not_allowed"
 
 
+class DashboardNotAllowed(ProxyError):
+    status = 403
+    type = "invalid_request_error"
+    code = "dashboard_not_allowed"
+
+
 class BodyTooLarge(ProxyError):
     status = 413
     type = "invalid_request_error"
@@ -156,6 +162,13 @@ def error_body(exc: ProxyError, path: str) -> ErrorBody:
     return RENDERERS[surface_for_path(path)](exc)
 
 
+def note(exc: ProxyError) -> None:
+    """Tell the access log / metrics which error this request answered with."""
+    from .middleware.access import note_error  # late: the middleware package imports this
+
+    note_error(str(exc.code or exc.type))
+
+
 class ErrorResponse:
     """An ASGI app answering `exc` in the envelope of the request's surface (for guards and
     responses that run outside connexion's error handling)."""
@@ -165,6 +178,7 @@ class ErrorResponse:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
+        note(self.exc)
         status = status_for(self.exc, path)
         response = JSONResponse(
             error_body(self.exc, path), status_code=status, headers=self.exc.headers()
@@ -173,6 +187,7 @@ class ErrorResponse:
 
 
 def proxy_error_response(exc: ProxyError, path: str) -> ConnexionResponse:
+    note(exc)
     return ConnexionResponse(
         status_code=status_for(exc, path),
         mimetype="application/json",

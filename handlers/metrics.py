@@ -1,15 +1,19 @@
 """Prometheus metrics (GET /metrics): one CollectorRegistry per app, never the global one.
 
 HTTP counters come from the access middleware, CLI-turn figures from the bridge's observer
-hook (`watch_turn`), and the process gauges are read from the bridge at scrape time.
+hook (`watch_turn`), and the process gauges are read from the bridge at scrape time. Every
+observation that feeds a counter or histogram here also feeds `History` (the same call, the
+same numbers), the bounded time series the status dashboard draws: no second bookkeeping.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 from prometheus_client import (
     CollectorRegistry,
@@ -34,6 +38,7 @@ from cli_bridge.protocol.events import (
 from cli_bridge.protocol.wire import Usage
 
 from .middleware import access
+from .timeseries import Series
 
 log = logging.getLogger("claude_max_api.metrics")
 
@@ -47,6 +52,31 @@ TOKEN_KINDS = {
     "cache_read": "cache_read_input_tokens",
     "cache_write": "cache_creation_input_tokens",
 }
+
+
+RECENT_ERRORS = 20
+
+
+class RecentError(TypedDict):
+    at: float  # seconds since the epoch
+    code: str
+    status: int
+    route: str
+
+
+@dataclass(slots=True)
+class History:
+    """The dashboard's view of the observations above, bounded: per minute for the last
+    hour, per hour for the last 24 h, and the last few errors."""
+
+    started: float = field(default_factory=time.time)
+    requests_1m: Series = field(default_factory=lambda: Series(60, 60))  # (route, outcome)
+    requests_1h: Series = field(default_factory=lambda: Series(3600, 24))  # (route, outcome)
+    ttft_1m: Series = field(default_factory=lambda: Series(60, 60))  # ("sum"|"n", model)
+    tokens_1h: Series = field(default_factory=lambda: Series(3600, 24))  # (model, key, kind)
+    errors_1m: Series = field(default_factory=lambda: Series(60, 60))  # (code,)
+    errors_1h: Series = field(default_factory=lambda: Series(3600, 24))  # (code,)
+    recent_errors: deque[RecentError] = field(default_factory=lambda: deque(maxlen=RECENT_ERRORS))
 
 
 def _count(value: Any) -> float:
@@ -78,7 +108,9 @@ class BridgeCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.history = History(started=clock())
         r = self.registry = CollectorRegistry()
         self.requests = Counter(
             f"{PREFIX}_http_requests",
@@ -116,23 +148,50 @@ class Metrics:
             registry=r,
         )
         self.turns = Counter(f"{PREFIX}_cli_turns", "CLI turns started", ["model"], registry=r)
+        self.errors = Counter(
+            f"{PREFIX}_errors",
+            "Error answers (and errors ending a stream) by error code",
+            ["code"],
+            registry=r,
+        )
         info = Gauge(f"{PREFIX}_build_info", "Proxy version", ["version"], registry=r)
         info.labels(version).set(1)
         self.bridge_gauges = BridgeCollector()
         r.register(self.bridge_gauges)
 
     def observe_request(
-        self, route: str, method: str, status: int, model: str | None, seconds: float
+        self,
+        route: str,
+        method: str,
+        status: int,
+        model: str | None,
+        seconds: float,
+        error: str | None = None,
     ) -> None:
+        """One answered request; `error` is the code of the error it answered with (also
+        one that ended a stream after a 200)."""
         model = model or ""
         self.requests.labels(route, method, str(status), model).inc()
         self.latency.labels(route, model).observe(seconds)
+        if error is None and status >= 400:
+            error = f"http_{status}"
+        now, h = self.clock(), self.history
+        outcome = "error" if error is not None else "ok"
+        h.requests_1m.add((route, outcome), 1, now)
+        h.requests_1h.add((route, outcome), 1, now)
+        if error is not None:
+            code = error[:64]
+            self.errors.labels(code).inc()
+            h.errors_1m.add((code,), 1, now)
+            h.errors_1h.add((code,), 1, now)
+            h.recent_errors.append({"at": now, "code": code, "status": status, "route": route})
 
     def watch_turn(self, cli_model: str) -> Callable[[CliEvent], None]:
         """The bridge calls this when a turn starts and the result with every CLI event."""
         info = access.current()
         started = info.started if info is not None else time.monotonic()
         model = (info.model if info is not None else None) or cli_model
+        key_id = (info.key_id if info is not None else None) or ""
         self.turns.labels(model).inc()
         first_token = True
 
@@ -141,7 +200,7 @@ class Metrics:
             try:
                 if isinstance(event, TextDelta | InputJsonDelta) and first_token:
                     first_token = False
-                    self.ttft.labels(model).observe(time.monotonic() - started)
+                    self._observe_ttft(model, time.monotonic() - started)
                 elif isinstance(event, ApiRetry):
                     self.upstream_retries.labels(str(event.error_status or "none")).inc()
                 elif isinstance(event, RateLimitInfo):
@@ -150,24 +209,34 @@ class Metrics:
                         status if status in RATE_LIMIT_STATUSES else "other"
                     ).inc()
                 elif isinstance(event, Result):
-                    self._count_result(model, event)
+                    self._count_result(model, key_id, event)
                 elif isinstance(event, ToolCallsPending):  # an answer that ends at tool calls
-                    self._count_usage(model, event.usage)
+                    self._count_usage(model, key_id, event.usage)
             except Exception:  # metrics must never break a turn
                 log.exception("metrics: could not record a CLI event")
 
         return on_event
 
-    def _count_result(self, model: str, result: Result) -> None:
+    def _observe_ttft(self, model: str, seconds: float) -> None:
+        self.ttft.labels(model).observe(seconds)
+        now, series = self.clock(), self.history.ttft_1m
+        series.add(("sum", model), seconds, now)
+        series.add(("n", model), 1, now)
+        series.peak((model,), seconds, now)
+
+    def _count_result(self, model: str, key_id: str, result: Result) -> None:
         if result.api_error_status == 429:
             self.rate_limits.labels("upstream_429").inc()
-        self._count_usage(model, result.usage)
+        self._count_usage(model, key_id, result.usage)
 
-    def _count_usage(self, model: str, usage: Usage) -> None:
+    def _count_usage(self, model: str, key_id: str, usage: Usage) -> None:
+        """Tokens by model (Prometheus; no key label there) and by model and key (history)."""
+        now = self.clock()
         for kind, key in TOKEN_KINDS.items():
             amount = _count(usage.get(key))
             if amount:
                 self.tokens.labels(model, kind).inc(amount)
+                self.history.tokens_1h.add((model, key_id, kind), amount, now)
 
     def render(self, gauges: EngineGauges | None) -> bytes:
         self.bridge_gauges.gauges = gauges

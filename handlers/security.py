@@ -22,9 +22,10 @@ from starlette.datastructures import Headers
 if TYPE_CHECKING:
     from .config.settings import Settings
 
-# Reachable without a key: liveness and the published contract.
-OPEN_PATHS = frozenset({"/health", "/openapi.json", "/openapi.yaml", "/ui"})
-OPEN_PREFIXES = ("/ui/",)
+# Reachable without a key: liveness, the published contract, and the dashboard's static page
+# (its login form; the numbers, /dashboard/status, need a key).
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/openapi.yaml", "/ui", "/dashboard"})
+OPEN_PREFIXES = ("/ui/", "/dashboard/static/")
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
@@ -51,6 +52,20 @@ def key_is_valid(keys: Sequence[str], candidate: str) -> bool:
 
 def has_valid_key(keys: Sequence[str], headers: Headers) -> bool:
     return any(key_is_valid(keys, c) for c in presented_keys(headers))
+
+
+def key_id(key: str) -> str:
+    """How a key is shown (dashboard, metrics history) and told apart (live processes): a
+    digest, never the key."""
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def valid_key_id(keys: Sequence[str], headers: Headers) -> str | None:
+    """The id of the configured key this request presented, or None."""
+    for candidate in presented_keys(headers):
+        if key_is_valid(keys, candidate):
+            return key_id(candidate)
+    return None
 
 
 def needs_key(path: str) -> bool:
@@ -87,10 +102,7 @@ def caller_id() -> str | None:
     keys = _configured_keys(current_request)
     if not keys:
         return None
-    for candidate in presented_keys(current_request.headers):
-        if key_is_valid(keys, candidate):
-            return hashlib.sha256(candidate.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    return None
+    return valid_key_id(keys, current_request.headers)
 
 
 def health_for_caller(body: dict[str, Any]) -> dict[str, Any]:

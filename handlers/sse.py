@@ -19,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from cli_bridge import ProxyError
 from cli_bridge.protocol.events import CliEvent, MessageStart, Result, TextDelta, ToolCallsPending
 
-from .errors import RENDERERS, Surface
+from .errors import RENDERERS, Surface, note
 from .turn_response import RunningTurn, no_result
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -139,6 +139,7 @@ async def _events(
             for payload in encoder.feed(event):
                 yield frame(payload, named=named)
     except ProxyError as exc:
+        note(exc)
         for payload in encoder.error(RENDERERS[surface](exc)):
             yield frame(payload, named=named)
     finally:

@@ -11,6 +11,7 @@ from connexion import request
 from cli_bridge import Catalogue, ClaudeBridge
 
 from .config.settings import Settings
+from .dashboard.login import LoginCheck
 from .store import ResponseStore
 
 
@@ -28,6 +29,7 @@ class AppState:
     bridge: ClaudeBridge
     cli: CliInfo
     store: ResponseStore
+    login: LoginCheck | None = None  # the CLI's login state, checked in the background
 
 
 def current() -> AppState:

@@ -15,6 +15,7 @@ from typing import Any
 from connexion.resolver import Resolver
 
 from .chat import create_chat_completion
+from .dashboard import get_dashboard, get_dashboard_asset, get_dashboard_status
 from .health import get_health
 from .messages import count_tokens, create_message
 from .metrics import get_metrics
@@ -30,6 +31,9 @@ ROUTES: dict[str, Callable[..., Any]] = {
         create_response,
         delete_response,
         get_response,
+        get_dashboard,
+        get_dashboard_asset,
+        get_dashboard_status,
         get_health,
         get_metrics,
         list_models,

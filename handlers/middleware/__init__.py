@@ -3,7 +3,8 @@ envelope of the surface the request is for (handlers/errors.py).
 
 Order (outermost first): access log + request id, Host allow-list (DNS rebinding), Origin
 allow-list (cross-site browser requests), CORS (only when origins are configured), API key,
-body size and type. A refused request never reaches routing, validation or the CLI.
+the dashboard's loopback/same-origin rule (only without keys), body size and type. A refused
+request never reaches routing, validation or the CLI.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..security import allowed_hosts
 from .access import AccessMiddleware
 from .api_key import ApiKeyGuard
 from .body import BodyGuard
+from .dashboard import DashboardGuard
 from .host import HostGuard
 from .origin import OriginGuard
 
@@ -42,6 +44,8 @@ def install(app: AsyncApp, settings: Settings, metrics: Metrics) -> None:
             expose_headers=["X-Request-Id", "Retry-After"],
         )
     app.add_middleware(ApiKeyGuard, position=at, keys=settings.api_keys)
+    if not settings.api_keys:
+        app.add_middleware(DashboardGuard, position=at)
     app.add_middleware(
         BodyGuard, position=at, max_bytes=settings.max_body_bytes, debug=settings.debug
     )

@@ -30,6 +30,8 @@ class RequestInfo:
     path: str
     started: float = field(default_factory=time.monotonic)
     model: str | None = None  # catalogue id, set by the request path (handlers/turns.py)
+    key_id: str | None = None  # id of the API key used (security.key_id), set by ApiKeyGuard
+    error: str | None = None  # code of the error answered (or ending the stream), see errors.py
 
 
 _current: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
@@ -49,6 +51,20 @@ def note_model(model_id: str) -> None:
         info.model = model_id
 
 
+def note_key(key_id: str) -> None:
+    """Which configured API key this request used (its id, never the key)."""
+    info = _current.get()
+    if info is not None:
+        info.key_id = key_id
+
+
+def note_error(code: str) -> None:
+    """The error this request answered with, for the error metrics (first one wins)."""
+    info = _current.get()
+    if info is not None and info.error is None:
+        info.error = code
+
+
 def request_id_from(value: str | None) -> str:
     """The client's X-Request-Id when it is sane, else a fresh one."""
     if value is not None and _SANE_ID.match(value):
@@ -64,6 +80,8 @@ def route_of(scope: Scope) -> str:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", str(operation)).lower()
     if scope["path"] in ("/openapi.json", "/openapi.yaml") or scope["path"].startswith("/ui"):
         return "swagger_ui"
+    if scope["path"] == "/dashboard" or scope["path"].startswith("/dashboard/"):
+        return "dashboard"  # refused before routing (no key, not loopback): not traffic
     return "-"
 
 
@@ -98,7 +116,9 @@ class AccessMiddleware:
         finally:
             elapsed = time.monotonic() - info.started
             route = route_of(scope)
-            self.metrics.observe_request(route, info.method, status, info.model, elapsed)
+            self.metrics.observe_request(
+                route, info.method, status, info.model, elapsed, error=info.error
+            )
             client = scope.get("client")
             log.info(
                 '%s "%s %s" %d %.0fms',

@@ -8,7 +8,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import ErrorResponse, InvalidApiKey
-from ..security import has_valid_key, needs_key, presented_keys
+from ..security import needs_key, presented_keys, valid_key_id
+from . import access
 
 
 class ApiKeyGuard:
@@ -19,11 +20,16 @@ class ApiKeyGuard:
         self.keys = tuple(keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys or not needs_key(scope["path"]):
+        if scope["type"] != "http" or not self.keys:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if has_valid_key(self.keys, headers):
+        key_id = valid_key_id(self.keys, headers)
+        if key_id is not None:
+            access.note_key(key_id)
+            await self.app(scope, receive, send)
+            return
+        if not needs_key(scope["path"]):
             await self.app(scope, receive, send)
             return
         message = (

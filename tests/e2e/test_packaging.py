@@ -26,6 +26,7 @@ def test_wheel_ships_spec_and_installs_a_working_command(tmp_path: Path, contrac
     (wheel,) = wheels.glob("claude_max_api_proxy-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "handlers/openapi.yaml" in names
+    assert "handlers/dashboard/static/index.html" in names  # the dashboard ships its page
     assert not any(n.startswith("tests/") for n in names)
 
     venv = tmp_path / "venv"
