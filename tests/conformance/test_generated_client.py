@@ -123,3 +123,43 @@ def test_generated_client_creates_gets_and_deletes_a_response(
     gone = api("responses.get_response").sync_detailed(created.id, client=generated.Client(
         base_url=backend.url))  # fmt: skip
     assert gone.status_code == 404 and isinstance(gone.parsed, m.ErrorResponse)
+
+
+def test_generated_client_creates_a_message(generated: ModuleType, backend: RunningProxy):
+    m = models()
+    client = generated.Client(base_url=backend.url, raise_on_unexpected_status=True)
+    prompt = prompt_for("Hello", "plain", reply=PLAIN_REPLY, n_chunks=4)
+    body = m.CreateMessageRequest.from_dict(
+        {
+            "model": "opus",
+            "max_tokens": 256,
+            "system": "Be brief.",
+            "messages": [{"role": "user", "content": prompt}],
+        }
+    )
+    message = api("messages.create_message").sync(
+        client=client, body=body, anthropic_version="2023-06-01"
+    )
+    assert isinstance(message, m.Message)
+    assert message.id.startswith("msg_") and message.content[0].text == PLAIN_REPLY
+    assert message.stop_reason == m.MessageStopReasonType1.END_TURN
+    assert message.usage.output_tokens > 0
+
+
+def test_generated_client_parses_anthropic_errors(generated: ModuleType, proxy: RunningProxy):
+    m = models()
+    client = generated.Client(base_url=proxy.url)
+    body = m.CreateMessageRequest.from_dict(
+        {"model": "gpt-9", "max_tokens": 16, "messages": [{"role": "user", "content": "x"}]}
+    )
+    missing = api("messages.create_message").sync_detailed(client=client, body=body)
+    assert missing.status_code == 404
+    assert isinstance(missing.parsed, m.AnthropicErrorResponse)
+    assert missing.parsed.error.type_ == "not_found_error"
+
+    count = api("messages.count_tokens").sync_detailed(
+        client=client, body=m.CountTokensBody.from_dict({"model": "opus", "messages": []})
+    )
+    assert count.status_code == 501
+    assert isinstance(count.parsed, m.AnthropicErrorResponse)
+    assert count.parsed.error.type_ == "api_error"

@@ -1,6 +1,7 @@
 """POST /v1/messages end to end: the official `anthropic` SDK against the proxy and the real
-CLI (which talks to the fake upstream): create, stream (the helper and raw events), a client
-tool round trip with the model's own ids, errors in Anthropic's envelope, count_tokens 501.
+CLI (which talks to the fake upstream): create, stream (the helper and raw events), sync and
+async, a client tool round trip with the model's own ids (streamed and not), errors in
+Anthropic's envelope (refusals and an upstream 429, streamed and not), count_tokens 501.
 And Claude Code itself as a client: the pinned CLI with ANTHROPIC_BASE_URL at the proxy.
 """
 
@@ -136,9 +137,17 @@ def test_tool_round_trip(
             ],
         },
     ]
-    second = client.messages.create(
-        model="sonnet", max_tokens=300, messages=messages, tools=[WEATHER_TOOL]
-    )
+    if stream:  # the follow-up streamed too, as a streaming client sends it
+        with client.messages.stream(
+            model="sonnet", max_tokens=300, messages=messages, tools=[WEATHER_TOOL]
+        ) as s:
+            streamed = "".join(s.text_stream)
+            second = s.get_final_message()
+        assert streamed == "final: sunny 21C in Paris"
+    else:
+        second = client.messages.create(
+            model="sonnet", max_tokens=300, messages=messages, tools=[WEATHER_TOOL]
+        )
     assert second.stop_reason == "end_turn"
     assert second.content[-1].text == "final: sunny 21C in Paris"
     # The model saw its own tool_use answered by a tool_result with the same id.
@@ -181,6 +190,50 @@ def test_errors_in_anthropics_envelope(client: anthropic.Anthropic):
             messages=[{"role": "user", "content": [{"type": "document", "source": {}}]}],
         )
     assert bad_block.value.body["error"]["message"].startswith("messages.0.content.0.type")
+
+
+def test_errors_when_streaming(client: anthropic.Anthropic):
+    """A refusal before the stream opens is the same HTTP error as without `stream`."""
+    with (
+        pytest.raises(anthropic.NotFoundError) as missing,
+        client.messages.stream(model="gpt-9", max_tokens=10, messages=user("x")) as s,
+    ):
+        s.get_final_message()
+    assert missing.value.body["error"]["type"] == "not_found_error"
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        list(client.messages.create(model="sonnet", max_tokens=0, messages=user("x"), stream=True))
+    assert bad.value.body["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_upstream_rate_limit_is_the_sdks_rate_limit_error(
+    client: anthropic.Anthropic, marker: str, stream: bool
+):
+    prompt = f"busy {marker} {fake_directive(status=429)}"
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        if stream:
+            with client.messages.stream(model="sonnet", max_tokens=50, messages=user(prompt)) as s:
+                s.get_final_message()
+        else:
+            client.messages.create(model="sonnet", max_tokens=50, messages=user(prompt))
+    assert caught.value.status_code == 429
+    assert caught.value.body["type"] == "error"
+    assert caught.value.body["error"]["type"] == "rate_limit_error"
+
+
+async def test_async_client_creates_and_streams(tool_proxy: RunningProxy, marker: str):
+    prompt = f"async {marker} {fake_directive(reply='Async words.')}"
+    async with anthropic.AsyncAnthropic(
+        base_url=tool_proxy.url, api_key="sk-x", max_retries=0, timeout=60
+    ) as sdk:
+        message = await sdk.messages.create(model="sonnet", max_tokens=100, messages=user(prompt))
+        assert message.content[0].text == "Async words."
+        async with sdk.messages.stream(
+            model="sonnet", max_tokens=100, messages=user(prompt)
+        ) as stream:
+            text = "".join([piece async for piece in stream.text_stream])
+            final = await stream.get_final_message()
+    assert text == "Async words." and final.stop_reason == "end_turn"
 
 
 def test_count_tokens_is_a_documented_501(client: anthropic.Anthropic):
