@@ -15,19 +15,13 @@ from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 from ...engine.structured import output_text
 from ...protocol.events import (
-    AssistantBlock,
-    BlockStart,
     CliEvent,
-    InputJsonDelta,
-    MessageDelta,
-    MessageStart,
     Result,
-    TextDelta,
     ToolCallsPending,
 )
-from ...protocol.text import TextAssembler
 from ...protocol.wire import Usage
-from .tool_calls import MessageToolCall, ToolCallDelta, ToolCalls, forced_call, whole_delta
+from ..answer import StreamedAnswer, WholeAnswer
+from .tool_calls import MessageToolCall, ToolCallDelta, forced_call, whole_delta
 from .tools import NO_TOOLS, ToolPlan
 
 # How an answer ends: the CLI's result, or the engine's stop at client tool calls.
@@ -162,23 +156,15 @@ class CompletionBuilder:
         self.model = model
         self.structured = structured
         self.plan = plan
-        self._text = TextAssembler()
-        self._parts: list[str] = []
-        self._calls = ToolCalls(single=plan.single)
-        self._stop_reason: str | None = None
+        self._answer = WholeAnswer(plan)
+        self._calls = self._answer.calls
 
     def feed(self, event: CliEvent) -> None:
-        if self.structured:
-            return
-        if isinstance(event, AssistantBlock) and event.kind == "text" and not event.is_api_error:
-            self._parts.append(self._text.on_text(event.message_id, event.text))
-        elif isinstance(event, AssistantBlock) and self.plan.calls_surfaced:
-            self._calls.block(event)
-        elif isinstance(event, MessageDelta) and event.stop_reason:
-            self._stop_reason = event.stop_reason
+        if not self.structured:
+            self._answer.feed(event)
 
     def build(self, end: TurnEnd) -> ChatCompletion:
-        text = "".join(self._parts)
+        text = self._answer.text
         calls: list[MessageToolCall] = []
         content: str | None
         reason: FinishReason
@@ -193,7 +179,7 @@ class CompletionBuilder:
                 content, calls = None, [forced_call(self.plan.forced, answer)]
         else:
             content = text
-            reason = finish_reason_from_stop_reason(end.stop_reason or self._stop_reason)
+            reason = finish_reason_from_stop_reason(end.stop_reason or self._answer.stop_reason)
         message: ResponseMessage = {
             "role": "assistant",
             "content": content,
@@ -242,13 +228,8 @@ class ChunkBuilder:
         self.include_usage = include_usage
         self.structured = structured
         self.plan = plan
-        self._text = TextAssembler()
-        self._calls = ToolCalls(single=plan.single)
-        self._stop_reason: str | None = None
-        # The API message being streamed (CLI 2.1.197 and older omit `api_message_id` on
-        # stream events, so the id comes from `message_start`), and every streamed message.
-        self._message_id: str | None = None
-        self._streamed: set[str | None] = set()
+        self._answer = StreamedAnswer(plan)
+        self._calls = self._answer.calls
 
     def _chunk(
         self, choices: list[ChunkChoice], usage: CompletionUsage | None = None
@@ -284,38 +265,11 @@ class ChunkBuilder:
         return self._delta({"role": "assistant", "content": "", "refusal": None})
 
     def feed(self, event: CliEvent) -> list[ChatCompletionChunk]:
-        piece = ""
         if self.structured:
             return []
-        if isinstance(event, MessageStart):
-            self._message_id = event.message_id
-            self._streamed.add(event.message_id)
-        elif isinstance(event, BlockStart) and event.kind == "text":
-            self._text.on_block_start(event.message_id or self._message_id)
-        elif isinstance(event, BlockStart) and self.plan.calls_surfaced:
-            key = (event.message_id or self._message_id, event.index)
-            return self._tool_calls(self._calls.start(key, event))
-        elif isinstance(event, InputJsonDelta) and self.plan.calls_surfaced:
-            key = (event.message_id or self._message_id, event.index)
-            return self._tool_calls(self._calls.fragment(key, event.partial_json))
-        elif isinstance(event, TextDelta):
-            message_id = event.message_id or self._message_id
-            self._streamed.add(message_id)
-            piece = self._text.on_text(message_id, event.text)
-        elif (
-            isinstance(event, AssistantBlock)
-            and event.kind == "text"
-            and not event.is_api_error
-            and event.message_id not in self._streamed
-        ):
-            # A message that came without stream events: the CLI's non-streaming fallback
-            # after a stalled or failed stream. Its text arrives whole, only here.
-            piece = self._text.on_text(event.message_id, event.text)
-        elif isinstance(event, AssistantBlock) and self.plan.calls_surfaced:
-            return self._tool_calls(self._calls.block(event))
-        elif isinstance(event, MessageDelta) and event.stop_reason:
-            self._stop_reason = event.stop_reason
-        return [self._delta({"content": piece})] if piece else []
+        piece = self._answer.feed(event)
+        chunks = [self._delta({"content": piece.text})] if piece.text else []
+        return chunks + self._tool_calls(piece.calls)
 
     def finish(self, end: TurnEnd) -> list[ChatCompletionChunk]:
         """The finish chunk, then the usage chunk when usage was asked for."""
@@ -328,7 +282,7 @@ class ChunkBuilder:
                 delta = {"tool_calls": [whole_delta(0, forced_call(self.plan.forced, answer))]}
             chunks = [self._delta(delta), self._delta({}, "stop")]
         else:
-            reason = finish_reason_from_stop_reason(end.stop_reason or self._stop_reason)
+            reason = finish_reason_from_stop_reason(end.stop_reason or self._answer.stop_reason)
             chunks = [self._delta({}, reason)]
         if self.include_usage:
             chunks.append(self._chunk([], usage_from_result(end.usage)))

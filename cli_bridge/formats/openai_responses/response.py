@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from ...engine.structured import output_text
-from ...protocol.events import AssistantBlock, CliEvent, MessageDelta, Result, ToolCallsPending
-from ...protocol.text import TextAssembler
+from ...protocol.events import CliEvent, Result, ToolCallsPending
 from ...protocol.wire import Usage
-from ..openai_chat.tool_calls import MessageToolCall, ToolCalls, forced_call
+from ..answer import WholeAnswer
+from ..openai_chat.tool_calls import MessageToolCall, forced_call
 from ..openai_chat.tools import NO_TOOLS, ToolPlan
 
 TurnEnd: TypeAlias = Result | ToolCallsPending
@@ -174,23 +174,15 @@ class ResponseBuilder:
         self.meta = meta
         self.structured = structured
         self.plan = plan
-        self._text = TextAssembler()
-        self._parts: list[str] = []
-        self._calls = ToolCalls(single=plan.single)
-        self._stop_reason: str | None = None
+        self._answer = WholeAnswer(plan)
+        self._calls = self._answer.calls
 
     def feed(self, event: CliEvent) -> None:
-        if self.structured:
-            return
-        if isinstance(event, AssistantBlock) and event.kind == "text" and not event.is_api_error:
-            self._parts.append(self._text.on_text(event.message_id, event.text))
-        elif isinstance(event, AssistantBlock) and self.plan.calls_surfaced:
-            self._calls.block(event)
-        elif isinstance(event, MessageDelta) and event.stop_reason:
-            self._stop_reason = event.stop_reason
+        if not self.structured:
+            self._answer.feed(event)
 
     def build(self, end: TurnEnd) -> Json:
-        text = "".join(self._parts)
+        text = self._answer.text
         calls: list[MessageToolCall] = []
         if isinstance(end, ToolCallsPending):
             self._calls.pending(end)
@@ -199,7 +191,7 @@ class ResponseBuilder:
             text = output_text(end)
             if self.plan.forced is not None:
                 text, calls = "", [forced_call(self.plan.forced, text)]
-        status, incomplete = ending(end, self._stop_reason)
+        status, incomplete = ending(end, self._answer.stop_reason)
         output: list[Json] = []
         if text or not calls:
             output.append(message_item(new_id("msg"), text, status))

@@ -20,17 +20,11 @@ from typing import Any
 
 from ...engine.structured import output_text
 from ...protocol.events import (
-    AssistantBlock,
-    BlockStart,
     CliEvent,
-    InputJsonDelta,
-    MessageDelta,
-    MessageStart,
-    TextDelta,
     ToolCallsPending,
 )
-from ...protocol.text import TextAssembler
-from ..openai_chat.tool_calls import ToolCallDelta, ToolCalls, forced_call
+from ..answer import StreamedAnswer
+from ..openai_chat.tool_calls import ToolCallDelta, forced_call
 from ..openai_chat.tools import NO_TOOLS, ToolPlan
 from .response import (
     Json,
@@ -63,11 +57,8 @@ class ResponsesStreamEncoder:
         self.plan = plan
         self.final: Json | None = None
         self._seq = 0
-        self._text = TextAssembler()
-        self._calls = ToolCalls(single=plan.single)
-        self._stop_reason: str | None = None
-        self._message_id: str | None = None
-        self._streamed: set[str | None] = set()
+        self._answer = StreamedAnswer(plan)
+        self._calls = self._answer.calls
         self.output: list[Json] = []  # items in output order (open ones still growing)
         self._open_text: int | None = None  # output index of the open message item
         self._call_items: dict[int, int] = {}  # call index -> output index
@@ -204,33 +195,8 @@ class ResponsesStreamEncoder:
     def feed(self, event: CliEvent) -> list[Json]:
         if self.structured:
             return []
-        if isinstance(event, MessageStart):
-            self._message_id = event.message_id
-            self._streamed.add(event.message_id)
-        elif isinstance(event, BlockStart) and event.kind == "text":
-            self._text.on_block_start(event.message_id or self._message_id)
-        elif isinstance(event, BlockStart) and self.plan.calls_surfaced:
-            key = (event.message_id or self._message_id, event.index)
-            return self._call_deltas(self._calls.start(key, event))
-        elif isinstance(event, InputJsonDelta) and self.plan.calls_surfaced:
-            key = (event.message_id or self._message_id, event.index)
-            return self._call_deltas(self._calls.fragment(key, event.partial_json))
-        elif isinstance(event, TextDelta):
-            message_id = event.message_id or self._message_id
-            self._streamed.add(message_id)
-            return self._text_piece(self._text.on_text(message_id, event.text))
-        elif (
-            isinstance(event, AssistantBlock)
-            and event.kind == "text"
-            and not event.is_api_error
-            and event.message_id not in self._streamed
-        ):  # a message without stream events (the CLI's non-streaming fallback)
-            return self._text_piece(self._text.on_text(event.message_id, event.text))
-        elif isinstance(event, AssistantBlock) and self.plan.calls_surfaced:
-            return self._call_deltas(self._calls.block(event))
-        elif isinstance(event, MessageDelta) and event.stop_reason:
-            self._stop_reason = event.stop_reason
-        return []
+        piece = self._answer.feed(event)
+        return self._text_piece(piece.text) + self._call_deltas(piece.calls)
 
     def finish(self, end: TurnEnd) -> list[Json]:
         self._finish_seq = self._seq  # error() after finish(): these payloads were never sent
@@ -246,7 +212,7 @@ class ResponsesStreamEncoder:
                 )
             else:
                 out += self._text_piece(answer)
-        status, incomplete = ending(end, self._stop_reason)
+        status, incomplete = ending(end, self._answer.stop_reason)
         if not self.output:  # an empty answer is still one (empty) message
             out += self._open_text_item()
         out += self._close_text("incomplete" if status == "incomplete" else "completed")
