@@ -7,7 +7,7 @@ upstream's own refusal of a tool history. Each surface reads its own field names
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,20 @@ def unique(tools: Sequence[ClientTool], name_param: str) -> None:
         raise InvalidRequest(
             f"tool name `{last.name}` is used by more than one tool", param=name_param
         )
+
+
+def tool_list(
+    value: object, read: Callable[[object, int], ClientTool], name_field: str
+) -> tuple[ClientTool, ...]:
+    """A request's `tools` array, each entry read by the surface's `read` (400 naming the
+    first bad entry; `name_field`: where an entry's name is, e.g. `function.name`)."""
+    if not isinstance(value, list):
+        raise InvalidRequest("`tools` must be an array", param="tools")
+    tools: list[ClientTool] = []
+    for i, entry in enumerate(value):
+        tools.append(read(entry, i))
+        unique(tools, f"tools.{i}.{name_field}")
+    return tuple(tools)
 
 
 def offered(tools: tuple[ClientTool, ...], *, required: bool, single: bool) -> ToolPlan:

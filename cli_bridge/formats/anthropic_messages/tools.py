@@ -21,7 +21,7 @@ from typing import Any
 
 from ...errors import InvalidRequest
 from ...protocol.client_tools import ClientTool, ToolSet
-from ..tools_common import ToolPlan, checked_tool, offered, unique
+from ..tools_common import ToolPlan, checked_tool, offered, tool_list
 
 CUSTOM_TYPES = (None, "custom")
 CHOICES = ("auto", "any", "tool", "none")
@@ -48,13 +48,7 @@ def _tool(entry: object, i: int) -> ClientTool:
 
 
 def client_tools(value: object) -> tuple[ClientTool, ...]:
-    if not isinstance(value, list):
-        raise InvalidRequest("`tools` must be an array", param="tools")
-    tools: list[ClientTool] = []
-    for i, entry in enumerate(value):
-        tools.append(_tool(entry, i))
-        unique(tools, f"tools.{i}.name")
-    return tuple(tools)
+    return tool_list(value, _tool, "name")
 
 
 def _bad_choice(why: str, param: str = "tool_choice") -> InvalidRequest:

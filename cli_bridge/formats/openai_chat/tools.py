@@ -30,7 +30,7 @@ from ..tools_common import (
     ToolPlan,
     checked_tool,
     offered,
-    unique,
+    tool_list,
 )
 from .structured import output_schema
 
@@ -60,13 +60,7 @@ def _function(entry: object, i: int) -> ClientTool:
 
 def client_tools(value: object) -> tuple[ClientTool, ...]:
     """The request's `tools` as ClientTools (400 naming the first bad entry)."""
-    if not isinstance(value, list):
-        raise InvalidRequest("`tools` must be an array", param="tools")
-    tools: list[ClientTool] = []
-    for i, entry in enumerate(value):
-        tools.append(_function(entry, i))
-        unique(tools, f"tools.{i}.function.name")
-    return tuple(tools)
+    return tool_list(value, _function, "function.name")
 
 
 def _forced_name(choice: Mapping[str, Any]) -> str | None:
