@@ -273,3 +273,36 @@ def test_claude_code_as_a_client(
     assert result["is_error"] is False, result
     assert result["result"] == "Hi from behind the proxy."
     assert upstream_requests(upstream, marker), "the proxy's own CLI never reached the upstream"
+
+
+def test_claude_code_as_a_client_sees_the_proxys_error(
+    tool_proxy: RunningProxy, claude_bin: str, upstream: FakeAnthropic, marker: str, tmp_path: Path
+):
+    """A model the proxy does not serve: Claude Code gets Anthropic's 404 `not_found_error`
+    from /v1/messages and reports it as its own error result (no upstream request is made)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": tool_proxy.url,
+        "ANTHROPIC_API_KEY": "sk-anything",
+        "CLAUDE_CODE_MAX_RETRIES": "0",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    argv = [claude_bin, "-p", f"hello {marker}", "--output-format", "json", "--tools", ""]
+    done = subprocess.run(
+        [*argv, "--model", "no-such-model-here"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    result = json.loads(done.stdout)
+    assert result["is_error"] is True, result
+    # What the proxy answered, as Claude Code read it: Anthropic's status and error type.
+    assert (result["api_error_status"], result["api_error_type"]) == (404, "not_found_error")
+    assert "no-such-model-here" in result["result"]
+    assert upstream_requests(upstream, marker) == []
