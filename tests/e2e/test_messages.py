@@ -243,31 +243,32 @@ def test_count_tokens_is_a_documented_501(client: anthropic.Anthropic):
     assert caught.value.body["error"]["type"] == "api_error"
 
 
-def test_claude_code_as_a_client(
-    tool_proxy: RunningProxy, claude_bin: str, upstream: FakeAnthropic, marker: str, tmp_path: Path
-):
-    """The pinned CLI, pointed at the proxy, answers a prompt through /v1/messages (the proxy
-    drives its own CLI against the fake upstream)."""
+def claude_code(
+    proxy: RunningProxy, claude_bin: str, tmp_path: Path, prompt: str, *flags: str
+) -> subprocess.CompletedProcess[str]:
+    """The pinned CLI as a client of the proxy (its own HOME; no tools of its own)."""
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
-        "ANTHROPIC_BASE_URL": tool_proxy.url,
+        "ANTHROPIC_BASE_URL": proxy.url,
         "ANTHROPIC_API_KEY": "sk-anything",
         "CLAUDE_CODE_MAX_RETRIES": "0",
         "DISABLE_TELEMETRY": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
+    argv = [claude_bin, "-p", prompt, "--output-format", "json", "--tools", "", *flags]
+    return subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+def test_claude_code_as_a_client(
+    tool_proxy: RunningProxy, claude_bin: str, upstream: FakeAnthropic, marker: str, tmp_path: Path
+):
+    """The pinned CLI, pointed at the proxy, answers a prompt through /v1/messages (the proxy
+    drives its own CLI against the fake upstream)."""
     prompt = f"hello {marker} {fake_directive(reply='Hi from behind the proxy.')}"
-    done = subprocess.run(
-        [claude_bin, "-p", prompt, "--output-format", "json", "--tools", ""],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = claude_code(tool_proxy, claude_bin, tmp_path, prompt)
     assert done.returncode == 0, done.stderr + done.stdout
     result = json.loads(done.stdout)
     assert result["is_error"] is False, result
@@ -280,25 +281,8 @@ def test_claude_code_as_a_client_sees_the_proxys_error(
 ):
     """A model the proxy does not serve: Claude Code gets Anthropic's 404 `not_found_error`
     from /v1/messages and reports it as its own error result (no upstream request is made)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": tool_proxy.url,
-        "ANTHROPIC_API_KEY": "sk-anything",
-        "CLAUDE_CODE_MAX_RETRIES": "0",
-        "DISABLE_TELEMETRY": "1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    }
-    argv = [claude_bin, "-p", f"hello {marker}", "--output-format", "json", "--tools", ""]
-    done = subprocess.run(
-        [*argv, "--model", "no-such-model-here"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = claude_code(
+        tool_proxy, claude_bin, tmp_path, f"hello {marker}", "--model", "no-such-model-here"
     )
     result = json.loads(done.stdout)
     assert result["is_error"] is True, result
